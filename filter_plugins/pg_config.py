@@ -1,0 +1,120 @@
+"""Render values and lines for postgresql.conf.
+
+Strings are written as postgresql.conf string literals: single-quoted, with embedded single
+quotes and backslashes doubled. postgresql.conf literals cannot span lines, so line breaks
+and NUL characters are rejected rather than written into a broken file.
+"""
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+_KEY_RE = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?")
+_FORBIDDEN_CHARS = ("\n", "\r", "\x00")
+# A list element may be a whole double-quoted identifier such as '"$user"' (search_path).
+_QUOTED_IDENTIFIER_RE = re.compile(r'"[^"]+"')
+
+
+def _show(value: Any) -> str:
+    text = repr(str(value)) if isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _check_text(text: str, name: str) -> None:
+    if any(char in text for char in _FORBIDDEN_CHARS):
+        raise AnsibleFilterError(
+            f"{name}: {_show(text)} contains a line break or NUL character, which a "
+            "postgresql.conf value cannot hold; expected a single-line string"
+        )
+
+
+def _render_list(items: list[Any] | tuple[Any, ...], name: str) -> str:
+    for index, item in enumerate(items):
+        where = f"{name}[{index}]"
+        if not isinstance(item, str):
+            raise AnsibleFilterError(
+                f"{where}: {_show(item)} ({type(item).__name__}) is not a string; expected "
+                "every list element to be a non-empty string such as 'pg_stat_statements'"
+            )
+        problem = ""
+        if not item.strip():
+            problem = "is empty"
+        elif "," in item:
+            problem = "contains a comma"
+        elif "'" in item:
+            problem = "contains a single quote"
+        elif '"' in item and not _QUOTED_IDENTIFIER_RE.fullmatch(item):
+            problem = "contains a double quote that does not wrap the whole element"
+        if problem:
+            raise AnsibleFilterError(
+                f"{where}: {_show(item)} {problem}; expected a list element without commas "
+                "or quotes (a whole double-quoted identifier such as '\"$user\"' is allowed), "
+                "for example 'pg_stat_statements'"
+            )
+        _check_text(item, where)
+    return _quote(",".join(str(item) for item in items))
+
+
+def pg_conf_value(value: Any, name: str = "value") -> str:
+    """Render one value the way postgresql.conf expects it on the right of '='."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise AnsibleFilterError(
+                f"{name}: {value!r} is not a finite number; expected a number such as 0.9"
+            )
+        return repr(float(value))
+    if isinstance(value, str):
+        _check_text(value, name)
+        return _quote(str(value))
+    if isinstance(value, list | tuple):
+        return _render_list(value, name)
+    kind = "None" if value is None else type(value).__name__
+    raise AnsibleFilterError(
+        f"{name}: {_show(value)} ({kind}) cannot be written to postgresql.conf; expected a "
+        "boolean, a number, a string or a list of strings (leave the setting out, or set it "
+        "to null in a settings mapping, to keep PostgreSQL's default)"
+    )
+
+
+def pg_conf_lines(settings: Mapping[str, Any], name: str = "value") -> list[str]:
+    """Render a mapping of settings as sorted 'key = value' lines; None values are skipped."""
+    if not isinstance(settings, Mapping):
+        raise AnsibleFilterError(
+            f"{name}: {_show(settings)} ({type(settings).__name__}) is not a mapping; expected "
+            "a mapping of PostgreSQL setting names to values, for example "
+            "{'shared_buffers': '1GB'}"
+        )
+    lines: dict[str, str] = {}
+    for key, value in settings.items():
+        if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
+            raise AnsibleFilterError(
+                f"{name}: setting name {_show(key)} is not a valid PostgreSQL parameter name; "
+                "expected lowercase letters, digits and underscores, optionally with one dot "
+                "after an extension prefix (for example 'shared_buffers' or 'pgaudit.log')"
+            )
+        if value is None:
+            continue
+        label = f"{name}[{str(key)!r}]"
+        lines[key] = f"{key} = {pg_conf_value(value, name=label)}"
+    return [lines[key] for key in sorted(lines)]
+
+
+class FilterModule:
+    """postgresql.conf rendering filters."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "pg_conf_value": pg_conf_value,
+            "pg_conf_lines": pg_conf_lines,
+        }
