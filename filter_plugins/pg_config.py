@@ -5,12 +5,65 @@ quotes and backslashes doubled. postgresql.conf literals cannot span lines, so l
 and NUL characters are rejected rather than written into a broken file.
 """
 
+import importlib.util
 import math
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+
+try:
+    import pg_units
+except ImportError:  # loaded by Ansible's plugin loader: filter_plugins/ is not on sys.path
+    _spec = importlib.util.spec_from_file_location(
+        "pg_units", Path(__file__).with_name("pg_units.py")
+    )
+    pg_units = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(pg_units)
+
+# Settings whose string values must be a PostgreSQL size or duration. A typo such as
+# '16 megabytes' is refused here, before the file reaches a server. Bare numbers (in the
+# setting's base unit) and -1 (where PostgreSQL allows it) pass through.
+MEMORY_SETTINGS = frozenset(
+    {
+        "autovacuum_work_mem",
+        "effective_cache_size",
+        "log_temp_files",
+        "logical_decoding_work_mem",
+        "maintenance_work_mem",
+        "max_slot_wal_keep_size",
+        "max_wal_size",
+        "min_wal_size",
+        "shared_buffers",
+        "temp_buffers",
+        "temp_file_limit",
+        "wal_buffers",
+        "wal_keep_size",
+        "work_mem",
+    }
+)
+TIME_SETTINGS = frozenset(
+    {
+        "archive_timeout",
+        "authentication_timeout",
+        "autovacuum_naptime",
+        "checkpoint_timeout",
+        "deadlock_timeout",
+        "idle_in_transaction_session_timeout",
+        "idle_session_timeout",
+        "lock_timeout",
+        "log_autovacuum_min_duration",
+        "log_min_duration_statement",
+        "statement_timeout",
+        "tcp_keepalives_idle",
+        "tcp_keepalives_interval",
+        "transaction_timeout",
+        "wal_receiver_timeout",
+        "wal_sender_timeout",
+    }
+)
 
 _KEY_RE = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?")
 _FORBIDDEN_CHARS = ("\n", "\r", "\x00")
@@ -106,6 +159,13 @@ def pg_conf_lines(settings: Mapping[str, Any], name: str = "value") -> list[str]
         if value is None:
             continue
         label = f"{name}[{str(key)!r}]"
+        # A digit string keeps its meaning (the setting's base unit); anything else must
+        # be a number with a unit PostgreSQL accepts.
+        if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+            if key in MEMORY_SETTINGS:
+                value = pg_units.pg_size(value, name=label)
+            elif key in TIME_SETTINGS:
+                value = pg_units.pg_duration(value, name=label)
         lines[key] = f"{key} = {pg_conf_value(value, name=label)}"
     return [lines[key] for key in sorted(lines)]
 

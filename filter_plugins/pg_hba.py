@@ -50,10 +50,14 @@ def _address(value: Any, where: str) -> str:
     try:
         return str(ipaddress.ip_network(value, strict=False))
     except ValueError as exc:
-        raise AnsibleFilterError(f"{where}.address: {value!r} is not a valid network ({exc})") from exc
+        raise AnsibleFilterError(
+            f"{where}.address: {value!r} is not a valid network ({exc})"
+        ) from exc
 
 
-def pg_hba_lines(entries: list[dict[str, Any]], name: str = "postgresql_server_hba_entries") -> list[str]:
+def pg_hba_lines(
+    entries: list[dict[str, Any]], name: str = "postgresql_server_hba_entries"
+) -> list[str]:
     """Validate hba entries and return the pg_hba.conf lines for them, comments included."""
     if not isinstance(entries, list):
         raise AnsibleFilterError(f"{name}: expected a list of rules, got {type(entries).__name__}")

@@ -236,3 +236,34 @@ def test_filter_module_exports():
         "pg_conf_value": pg_conf_value,
         "pg_conf_lines": pg_conf_lines,
     }
+
+
+# Sizes and durations of known settings are checked before they reach a server.
+UNIT_VALID = [
+    ({"work_mem": "16MB"}, ["work_mem = '16MB'"]),
+    ({"work_mem": " 16MB"}, ["work_mem = '16MB'"]),
+    ({"shared_buffers": "4096"}, ["shared_buffers = '4096'"]),  # base unit kept (8kB blocks)
+    ({"statement_timeout": "30s"}, ["statement_timeout = '30s'"]),
+    ({"log_min_duration_statement": "-1"}, ["log_min_duration_statement = '-1'"]),
+    ({"max_slot_wal_keep_size": -1}, ["max_slot_wal_keep_size = -1"]),
+    ({"application_name": "30 seconds"}, ["application_name = '30 seconds'"]),  # not a unit setting
+]
+
+
+@pytest.mark.parametrize(("settings", "expected"), UNIT_VALID)
+def test_unit_settings_valid(settings, expected):
+    assert pg_conf_lines(settings, name="postgresql_server_settings") == expected
+
+
+UNIT_INVALID = [
+    ({"work_mem": "16 megabytes"}, r"postgresql_server_settings\['work_mem'\]"),
+    ({"shared_buffers": "1gb"}, r"postgresql_server_settings\['shared_buffers'\]"),
+    ({"statement_timeout": "30 seconds"}, r"postgresql_server_settings\['statement_timeout'\]"),
+    ({"lock_timeout": "1.5s"}, r"postgresql_server_settings\['lock_timeout'\]"),
+]
+
+
+@pytest.mark.parametrize(("settings", "message"), UNIT_INVALID)
+def test_unit_settings_invalid(settings, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        pg_conf_lines(settings, name="postgresql_server_settings")

@@ -2,6 +2,7 @@
 
 import pytest
 from ansible.errors import AnsibleFilterError
+
 from pg_hba import pg_hba_lines
 
 VALID = [

@@ -1,0 +1,52 @@
+# The two commands that set up everything on a fresh Debian machine:
+#   make lab    local lab (Debian 13 hosts in podman + an S3 store standing in for R2) + site.yml
+#   make test   lint, unit tests, input tests and the molecule scenarios
+SHELL := /bin/bash
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+SCENARIOS ?= default
+INVENTORY ?= inventory/lab
+
+.PHONY: setup lab lab-up lab-down converge lint unit inputs molecule test bench clean
+
+setup:
+	@scripts/setup.sh
+
+lab: setup lab-up converge
+
+lab-up:
+	ansible-playbook -i $(INVENTORY) lab/up.yml
+
+converge:
+	ansible-playbook -i $(INVENTORY) site.yml
+
+lab-down: setup
+	ansible-playbook -i $(INVENTORY) lab/down.yml
+
+lint: setup
+	yamllint -s .
+	ansible-lint --profile production
+	ruff check filter_plugins tests bench
+	ruff format --check filter_plugins tests bench
+
+unit: setup
+	pytest -q tests/unit
+
+inputs: setup
+	pytest -q tests/inputs
+
+molecule: setup
+	@for s in $(SCENARIOS); do molecule test -s $$s || exit 1; done
+
+test: setup
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint unit inputs molecule; rc=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s wall time, exit $$rc"; exit $$rc
+
+bench: setup
+	bench/lab.sh
+
+clean: lab-down
+	rm -rf .ansible

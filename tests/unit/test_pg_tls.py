@@ -1,0 +1,113 @@
+"""pg_tls_cert_problem: says why a certificate must be re-issued, '' when it is fine."""
+
+import datetime as dt
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from pg_tls import pg_tls_cert_problem
+
+NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
+
+
+def _pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _ca(cn="Test CA"):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _server(ca_key, ca_cert, days=397, dns=("pg1",), ips=("10.0.0.5",)):
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans = [x509.DNSName(d) for d in dns]
+    sans += [x509.IPAddress(__import__("ipaddress").ip_address(i)) for i in ips]
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pg1")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+
+CA_KEY, CA = _ca()
+NAMES = ["DNS:pg1", "IP:10.0.0.5"]
+
+
+def test_valid_certificate_is_fine():
+    cert = _server(CA_KEY, CA)
+    assert pg_tls_cert_problem(_pem(cert), _pem(CA), NAMES, now=NOW) == ""
+
+
+@pytest.mark.parametrize("missing", [None, "", "cat: server.crt: No such file"])
+def test_missing_certificate(missing):
+    assert pg_tls_cert_problem(missing, _pem(CA), NAMES, now=NOW) == "no certificate installed"
+
+
+def test_expiring_soon():
+    cert = _server(CA_KEY, CA, days=10)
+    assert pg_tls_cert_problem(_pem(cert), _pem(CA), NAMES, now=NOW) == (
+        "expires in 10 days (renewed below 30)"
+    )
+
+
+def test_expired():
+    cert = _server(CA_KEY, CA, days=10)
+    later = NOW + dt.timedelta(days=40)
+    assert pg_tls_cert_problem(_pem(cert), _pem(CA), NAMES, now=later).startswith("expires in 0")
+
+
+def test_other_ca_same_name_fails_signature():
+    other_key, other = _ca("Test CA")
+    cert = _server(other_key, other)
+    assert "signature does not verify" in pg_tls_cert_problem(_pem(cert), _pem(CA), NAMES, now=NOW)
+
+
+def test_other_ca_name():
+    other_key, other = _ca("Someone else")
+    cert = _server(other_key, other)
+    assert pg_tls_cert_problem(_pem(cert), _pem(CA), NAMES, now=NOW) == (
+        "not issued by the project CA"
+    )
+
+
+def test_names_differ():
+    cert = _server(CA_KEY, CA, dns=("pg1",), ips=())
+    problem = pg_tls_cert_problem(_pem(cert), _pem(CA), NAMES, now=NOW)
+    assert problem.startswith("names differ")
+    assert "IP:10.0.0.5" in problem
+
+
+@pytest.mark.parametrize("names", ["DNS:pg1", ["pg1"], [1]])
+def test_bad_names_argument(names):
+    with pytest.raises(AnsibleFilterError, match="names must be a list"):
+        pg_tls_cert_problem(None, _pem(CA), names)
+
+
+def test_garbage_certificate():
+    with pytest.raises(AnsibleFilterError, match="not a PEM certificate"):
+        pg_tls_cert_problem(
+            "-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----", _pem(CA), NAMES
+        )
