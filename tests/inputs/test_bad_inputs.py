@@ -87,12 +87,20 @@ BAD = [
         id="hba-trust",
     ),
     pytest.param(
-        {"postgresql_server_hba_entries": [{"databases": ["app"], "users": ["postgres"], "address": "10.0.0.0/8"}]},
+        {
+            "postgresql_server_hba_entries": [
+                {"databases": ["app"], "users": ["postgres"], "address": "10.0.0.0/8"}
+            ]
+        },
         ["postgresql_server_hba_entries[0].users", "superuser"],
         id="hba-remote-superuser",
     ),
     pytest.param(
-        {"postgresql_server_hba_entries": [{"databases": ["app"], "users": ["app"], "address": "10.0.0.1"}]},
+        {
+            "postgresql_server_hba_entries": [
+                {"databases": ["app"], "users": ["app"], "address": "10.0.0.1"}
+            ]
+        },
         ["postgresql_server_hba_entries[0].address", "CIDR"],
         id="hba-address-not-cidr",
     ),
