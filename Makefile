@@ -45,8 +45,8 @@ test: setup
 	$(MAKE) --no-print-directory lint unit inputs molecule; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s wall time, exit $$rc"; exit $$rc
 
-bench: setup
-	bench/lab.sh
+bench: setup  ## cold lab benchmark (removes the lab and its images first)
+	python3 bench/lab.py --cold-image
 
 clean: lab-down
 	rm -rf .ansible
