@@ -9,18 +9,21 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SCENARIOS ?= default
 INVENTORY ?= inventory/lab
 
-.PHONY: setup lab lab-up lab-down converge lint unit inputs molecule test bench clean
+.PHONY: setup lab lab-up lab-demo lab-down converge lint unit inputs molecule test bench clean
 
 setup:
 	@scripts/setup.sh
 
-lab: setup lab-up converge
+lab: setup lab-up converge lab-demo
 
 lab-up:
 	ansible-playbook -i $(INVENTORY) lab/up.yml
 
 converge:
 	ansible-playbook -i $(INVENTORY) site.yml
+
+lab-demo:
+	ansible-playbook -i $(INVENTORY) lab/demo.yml
 
 lab-down: setup
 	ansible-playbook -i $(INVENTORY) lab/down.yml

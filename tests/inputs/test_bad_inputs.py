@@ -105,6 +105,30 @@ BAD = [
         id="hba-address-not-cidr",
     ),
     pytest.param(
+        {
+            "postgresql_access_roles": [
+                {"name": "analytics", "settings": {"statement_timeout": "5 minutes"}}
+            ]
+        },
+        ["postgresql_access_roles[0].settings['statement_timeout']", "'5 minutes'"],
+        id="role-timeout-with-words",
+    ),
+    pytest.param(
+        {
+            "postgresql_access_roles": [{"name": "app"}],
+            "postgresql_access_databases": [
+                {"name": "learning", "owner": "app", "grants": [{"role": "ai", "access": "select"}]}
+            ],
+        },
+        ["postgresql_access_databases[0].grants[0].role", "not a present role"],
+        id="grant-to-undeclared-role",
+    ),
+    pytest.param(
+        {"postgresql_access_roles": [{"name": "app", "password": "short"}]},
+        ["postgresql_access_roles[0].password", "16 characters"],
+        id="short-password",
+    ),
+    pytest.param(
         {"postgresql_server_memory_mb": 100},
         ["memtotal_mb", "256"],
         id="memory-too-small",

@@ -1,0 +1,473 @@
+"""Turn the inventory's databases, roles and grants into the SQL that enforces them.
+
+Least privilege by construction: every declared role is NOSUPERUSER, NOCREATEDB,
+NOCREATEROLE, NOBYPASSRLS; PUBLIC loses CONNECT and TEMP on every managed database and
+CREATE on every schema; access is granted per database with one of four levels:
+
+- ``connect``: CONNECT only (monitoring);
+- ``readonly``: SELECT on every table and sequence of the listed schemas, now and later
+  (default privileges for tables the database owner creates);
+- ``readwrite``: readonly plus INSERT, UPDATE, DELETE and sequence USAGE;
+- ``select``: SELECT on the listed tables only (the AI role), nothing else.
+
+Nothing is revoked or dropped implicitly: a grant or a role goes away only when the
+inventory marks it ``state: absent``. Passwords are sent as SCRAM verifiers computed on
+the controller, and only when the stored verifier does not match.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+
+def _sibling(module: str) -> Any:
+    """Import a filter module next to this one (filter_plugins/ is not on sys.path)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        spec = importlib.util.spec_from_file_location(
+            module, Path(__file__).with_name(f"{module}.py")
+        )
+        loaded = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(loaded)
+        return loaded
+
+
+pg_config = _sibling("pg_config")
+pg_scram = _sibling("pg_scram")
+
+ACCESS_LEVELS = ("connect", "readonly", "readwrite", "select")
+ROLE_KEYS = {
+    "name",
+    "state",
+    "login",
+    "password",
+    "connection_limit",
+    "member_of",
+    "settings",
+    "replication",
+}
+DATABASE_KEYS = {
+    "name",
+    "owner",
+    "state",
+    "schemas",
+    "extensions",
+    "settings",
+    "audit_role",
+    "grants",
+}
+GRANT_KEYS = {"role", "access", "schemas", "tables", "state"}
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_TABLE = re.compile(r"^([a-z_][a-z0-9_]{0,62})\.([A-Za-z_][A-Za-z0-9_]{0,62})$")
+BUILTIN_ROLES = frozenset(
+    {
+        "pg_monitor",
+        "pg_read_all_settings",
+        "pg_read_all_stats",
+        "pg_stat_scan_tables",
+        "pg_signal_backend",
+        "pg_checkpoint",
+        "pg_use_reserved_connections",
+        "pg_create_subscription",
+    }
+)
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _fail(where: str, message: str) -> None:
+    raise AnsibleFilterError(f"{where}: {message}")
+
+
+def _check_keys(item: Any, allowed: set[str], where: str) -> None:
+    if not isinstance(item, Mapping):
+        _fail(where, f"expected a mapping, got {type(item).__name__}")
+    unknown = sorted(set(item) - allowed)
+    if unknown:
+        _fail(where, f"unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(allowed))}")
+
+
+def _name(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        _fail(
+            where,
+            f"{value!r} is not a valid name; expected lowercase letters, digits and "
+            "underscores, starting with a letter or underscore (at most 63 characters)",
+        )
+    if value.startswith("pg_") or value == "postgres" or value == "public":
+        _fail(where, f"{value!r} is reserved; choose another name")
+    return value
+
+
+def _state(item: Mapping[str, Any], where: str) -> str:
+    state = item.get("state", "present")
+    if state not in ("present", "absent"):
+        _fail(f"{where}.state", f"{state!r} is not allowed; expected present or absent")
+    return state
+
+
+def _names_list(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        _fail(where, f"expected a list of names, got {type(value).__name__}")
+    return [_name(v, f"{where}[{i}]") for i, v in enumerate(value)]
+
+
+def _table(value: Any, where: str) -> tuple[str, str]:
+    match = _TABLE.match(value) if isinstance(value, str) else None
+    if not match:
+        _fail(
+            where,
+            f"{value!r} is not a table name; expected schema.table such as "
+            "'app.OptimizationLog' (the table part is case-sensitive)",
+        )
+    return match.group(1), match.group(2)
+
+
+def _set_clauses(settings: Any, where: str) -> list[tuple[str, str | None]]:
+    """Validate settings; return (name, 'name = value') pairs, None meaning RESET."""
+    if settings is None:
+        return []
+    if not isinstance(settings, Mapping):
+        _fail(
+            where, f"expected a mapping of setting names to values, got {type(settings).__name__}"
+        )
+    clauses: list[tuple[str, str | None]] = []
+    for key in sorted(settings):
+        value = settings[key]
+        if isinstance(value, list | tuple):
+            _fail(f"{where}[{key!r}]", "lists cannot be set per database or role; use a string")
+        if value is None:
+            pg_config.pg_conf_lines({key: 0}, name=where)  # validates the name only
+            clauses.append((key, None))
+        else:
+            clauses.append((key, pg_config.pg_conf_lines({key: value}, name=where)[0]))
+    return clauses
+
+
+def _roles(roles: Any, name: str) -> list[dict[str, Any]]:
+    if not isinstance(roles, list):
+        _fail(name, f"expected a list of roles, got {type(roles).__name__}")
+    seen: set[str] = set()
+    result = []
+    for index, role in enumerate(roles):
+        where = f"{name}[{index}]"
+        _check_keys(role, ROLE_KEYS, where)
+        role_name = _name(role.get("name"), f"{where}.name")
+        if role_name in seen:
+            _fail(f"{where}.name", f"{role_name!r} is declared twice")
+        seen.add(role_name)
+        state = _state(role, where)
+        limit = role.get("connection_limit", -1)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < -1:
+            _fail(f"{where}.connection_limit", f"{limit!r} is not allowed; expected -1 or more")
+        for flag in ("login", "replication"):
+            if flag in role and not isinstance(role[flag], bool):
+                _fail(f"{where}.{flag}", f"expected true or false, got {role[flag]!r}")
+        member_of = role.get("member_of") or []
+        if not isinstance(member_of, list) or not all(
+            isinstance(m, str) and (m in BUILTIN_ROLES or _NAME.match(m)) for m in member_of
+        ):
+            _fail(f"{where}.member_of", "expected a list of role names such as ['pg_monitor']")
+        password = role.get("password")
+        if password is not None and (not isinstance(password, str) or len(password) < 16):
+            _fail(
+                f"{where}.password", "expected a string of at least 16 characters (from the vault)"
+            )
+        result.append(
+            {
+                "name": role_name,
+                "state": state,
+                "login": role.get("login", True),
+                "replication": role.get("replication", False),
+                "connection_limit": limit,
+                "member_of": member_of,
+                "password": password,
+                "settings": _set_clauses(role.get("settings"), f"{where}.settings"),
+            }
+        )
+    return result
+
+
+def _grants(grants: Any, where: str, present_roles: set[str]) -> list[dict[str, Any]]:
+    if grants is None:
+        return []
+    if not isinstance(grants, list):
+        _fail(where, f"expected a list of grants, got {type(grants).__name__}")
+    result = []
+    for index, grant in enumerate(grants):
+        here = f"{where}[{index}]"
+        _check_keys(grant, GRANT_KEYS, here)
+        role = _name(grant.get("role"), f"{here}.role")
+        state = _state(grant, here)
+        if state == "present" and role not in present_roles:
+            _fail(f"{here}.role", f"{role!r} is not a present role in postgresql_access_roles")
+        access = grant.get("access", "connect")
+        if access not in ACCESS_LEVELS:
+            _fail(
+                f"{here}.access",
+                f"{access!r} is not allowed; expected one of {', '.join(ACCESS_LEVELS)}",
+            )
+        schemas = _names_list(grant.get("schemas"), f"{here}.schemas")
+        tables = [_table(t, f"{here}.tables[{i}]") for i, t in enumerate(grant.get("tables") or [])]
+        if access in ("readonly", "readwrite") and not schemas and state == "present":
+            _fail(f"{here}.schemas", f"access {access} needs the schemas it applies to")
+        if access == "select" and not tables and state == "present":
+            _fail(f"{here}.tables", "access select needs the tables it applies to")
+        if access != "select" and tables:
+            _fail(f"{here}.tables", "tables are only for access: select")
+        result.append(
+            {"role": role, "state": state, "access": access, "schemas": schemas, "tables": tables}
+        )
+    return result
+
+
+def _databases(databases: Any, roles: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    if not isinstance(databases, list):
+        _fail(name, f"expected a list of databases, got {type(databases).__name__}")
+    present = {r["name"] for r in roles if r["state"] == "present"}
+    seen: set[str] = set()
+    result = []
+    for index, database in enumerate(databases):
+        where = f"{name}[{index}]"
+        _check_keys(database, DATABASE_KEYS, where)
+        db_name = _name(database.get("name"), f"{where}.name")
+        if db_name in seen:
+            _fail(f"{where}.name", f"{db_name!r} is declared twice")
+        seen.add(db_name)
+        if _state(database, where) == "absent":
+            _fail(f"{where}.state", "databases are never dropped by the playbook; drop it by hand")
+        owner = _name(database.get("owner"), f"{where}.owner")
+        if owner not in present:
+            _fail(f"{where}.owner", f"{owner!r} is not a present role in postgresql_access_roles")
+        extensions = database.get("extensions") or []
+        if not isinstance(extensions, list) or not all(
+            isinstance(e, str) and re.match(r"^[a-z_][a-z0-9_]*$", e) for e in extensions
+        ):
+            _fail(f"{where}.extensions", "expected a list of extension names such as ['vector']")
+        audit_role = database.get("audit_role")
+        if audit_role is not None:
+            _name(audit_role, f"{where}.audit_role")
+            if audit_role not in present:
+                _fail(f"{where}.audit_role", f"{audit_role!r} is not a present role")
+        result.append(
+            {
+                "name": db_name,
+                "owner": owner,
+                "schemas": _names_list(database.get("schemas"), f"{where}.schemas"),
+                "extensions": extensions,
+                "settings": _set_clauses(database.get("settings"), f"{where}.settings"),
+                "audit_role": audit_role,
+                "grants": _grants(database.get("grants"), f"{where}.grants", present),
+            }
+        )
+    return result
+
+
+def pg_access_validate(databases: Any, roles: Any, name: str = "postgresql_access") -> bool:
+    """Validate the declarations; raise with the variable path on the first problem."""
+    checked = _roles(roles, f"{name}_roles")
+    _databases(databases, checked, f"{name}_databases")
+    return True
+
+
+def pg_access_roles_sql(
+    roles: Any, current: Mapping[str, Any] | None = None, name: str = "postgresql_access_roles"
+) -> list[str]:
+    """SQL (cluster-wide, run once) that creates and aligns every present role.
+
+    current maps existing role names to their stored password verifier (or None).
+    """
+    current = current or {}
+    statements: list[str] = []
+    for role in _roles(roles, name):
+        if role["state"] != "present":
+            continue
+        ident = quote_ident(role["name"])
+        if role["name"] not in current:
+            statements.append(f"CREATE ROLE {ident}")
+        attributes = [
+            "NOSUPERUSER",
+            "NOCREATEDB",
+            "NOCREATEROLE",
+            "NOBYPASSRLS",
+            "INHERIT",
+            "LOGIN" if role["login"] else "NOLOGIN",
+            "REPLICATION" if role["replication"] else "NOREPLICATION",
+            f"CONNECTION LIMIT {role['connection_limit']}",
+        ]
+        statements.append(f"ALTER ROLE {ident} WITH {' '.join(attributes)}")
+        password = role["password"]
+        if password is not None and not pg_scram.pg_scram_matches(
+            password, current.get(role["name"]), name=f"{name}.{role['name']}.password"
+        ):
+            verifier = pg_scram.pg_scram_verifier(password, name=f"{name}.{role['name']}.password")
+            statements.append(f"ALTER ROLE {ident} PASSWORD {quote_literal(verifier)}")
+        for setting, clause in role["settings"]:
+            if clause is None:
+                statements.append(f"ALTER ROLE {ident} RESET {setting}")
+            else:
+                statements.append(f"ALTER ROLE {ident} SET {clause}")
+        statements.extend(f"GRANT {quote_ident(m)} TO {ident}" for m in role["member_of"])
+    return statements
+
+
+def _revoke_all(db: dict[str, Any], role: str, schemas: list[str]) -> list[str]:
+    ident = quote_ident(role)
+    owner = quote_ident(db["owner"])
+    body = [f"REVOKE ALL ON DATABASE {quote_ident(db['name'])} FROM {ident}"]
+    for schema in schemas:
+        s = quote_ident(schema)
+        defaults = f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {s}"
+        body += [
+            f"REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {ident}",
+            f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM {ident}",
+            f"REVOKE ALL ON SCHEMA {s} FROM {ident}",
+            f"{defaults} REVOKE ALL ON TABLES FROM {ident}",
+            f"{defaults} REVOKE ALL ON SEQUENCES FROM {ident}",
+        ]
+    return body
+
+
+def _guarded(body: list[str], role: str | None = None, table: str | None = None) -> str:
+    """A DO block that runs body only if the role and/or the table exist."""
+    conditions = []
+    if role is not None:
+        conditions.append(f"EXISTS (SELECT FROM pg_roles WHERE rolname = {quote_literal(role)})")
+    if table is not None:
+        conditions.append(f"to_regclass({quote_literal(table)}) IS NOT NULL")
+    inner = " ".join(f"EXECUTE {quote_literal(sql)};" for sql in body)
+    return f"DO $pgfleet$ BEGIN IF {' AND '.join(conditions)} THEN {inner} END IF; END $pgfleet$"
+
+
+def pg_access_database_sql(
+    database_name: str,
+    databases: Any,
+    roles: Any,
+    extra_settings: Mapping[str, Any] | None = None,
+    name: str = "postgresql_access",
+) -> list[str]:
+    """SQL run inside one database: extensions, schemas, settings, grants, revokes.
+
+    extra_settings are database settings the role adds (e.g. a security mitigation).
+    """
+    checked_roles = _roles(roles, f"{name}_roles")
+    dbs = {d["name"]: d for d in _databases(databases, checked_roles, f"{name}_databases")}
+    if database_name not in dbs:
+        raise AnsibleFilterError(f"{name}_databases: no database named {database_name!r}")
+    db = dbs[database_name]
+    d = quote_ident(db["name"])
+    owner = quote_ident(db["owner"])
+    sql = [
+        f"ALTER DATABASE {d} OWNER TO {owner}",
+        f"REVOKE ALL ON DATABASE {d} FROM PUBLIC",
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+    ]
+    sql += [f"CREATE EXTENSION IF NOT EXISTS {quote_ident(e)}" for e in db["extensions"]]
+    for schema in db["schemas"]:
+        s = quote_ident(schema)
+        sql += [
+            f"CREATE SCHEMA IF NOT EXISTS {s} AUTHORIZATION {owner}",
+            f"ALTER SCHEMA {s} OWNER TO {owner}",
+            f"REVOKE ALL ON SCHEMA {s} FROM PUBLIC",
+        ]
+    settings = list(db["settings"])
+    if db["audit_role"]:
+        settings.append(("pgaudit.role", f"pgaudit.role = {quote_literal(db['audit_role'])}"))
+    if extra_settings:
+        settings += _set_clauses(dict(extra_settings), f"{name}_databases[{database_name!r}]")
+    for setting, clause in sorted(dict(settings).items()):
+        sql.append(
+            f"ALTER DATABASE {d} RESET {setting}"
+            if clause is None
+            else f"ALTER DATABASE {d} SET {clause}"
+        )
+
+    for grant in db["grants"]:
+        ident = quote_ident(grant["role"])
+        if grant["state"] == "absent":
+            if grant["tables"]:
+                for schema, table in grant["tables"]:
+                    t = f"{quote_ident(schema)}.{quote_ident(table)}"
+                    sql.append(_guarded([f"REVOKE SELECT ON {t} FROM {ident}"], grant["role"], t))
+            else:
+                sql.append(_guarded(_revoke_all(db, grant["role"], db["schemas"]), grant["role"]))
+            continue
+        sql.append(f"GRANT CONNECT ON DATABASE {d} TO {ident}")
+        if grant["access"] in ("readonly", "readwrite"):
+            table_privs = (
+                "SELECT" if grant["access"] == "readonly" else "SELECT, INSERT, UPDATE, DELETE"
+            )
+            seq_privs = "SELECT" if grant["access"] == "readonly" else "USAGE, SELECT"
+            for schema in grant["schemas"]:
+                s = quote_ident(schema)
+                defaults = f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {s}"
+                sql += [
+                    f"GRANT USAGE ON SCHEMA {s} TO {ident}",
+                    f"GRANT {table_privs} ON ALL TABLES IN SCHEMA {s} TO {ident}",
+                    f"GRANT {seq_privs} ON ALL SEQUENCES IN SCHEMA {s} TO {ident}",
+                    f"{defaults} GRANT {table_privs} ON TABLES TO {ident}",
+                    f"{defaults} GRANT {seq_privs} ON SEQUENCES TO {ident}",
+                ]
+        elif grant["access"] == "select":
+            for schema in sorted({s for s, _ in grant["tables"]}):
+                sql.append(f"GRANT USAGE ON SCHEMA {quote_ident(schema)} TO {ident}")
+            for schema, table in grant["tables"]:
+                t = f"{quote_ident(schema)}.{quote_ident(table)}"
+                sql.append(_guarded([f"GRANT SELECT ON {t} TO {ident}"], table=t))
+    # Roles that are going away lose everything in this database first.
+    for role in checked_roles:
+        if role["state"] == "absent":
+            sql.append(_guarded(_revoke_all(db, role["name"], db["schemas"]), role["name"]))
+    return sql
+
+
+def pg_access_tables(
+    database_name: str, databases: Any, name: str = "postgresql_access"
+) -> list[str]:
+    """The quoted tables that grants of one database name (to report missing ones)."""
+    for database in databases or []:
+        if isinstance(database, Mapping) and database.get("name") == database_name:
+            tables = set()
+            for index, grant in enumerate(database.get("grants") or []):
+                for i, t in enumerate(grant.get("tables") or []):
+                    schema, table = _table(t, f"{name}_databases.grants[{index}].tables[{i}]")
+                    tables.add(f"{quote_ident(schema)}.{quote_ident(table)}")
+            return sorted(tables)
+    return []
+
+
+def pg_access_drop_sql(roles: Any, name: str = "postgresql_access_roles") -> list[str]:
+    """SQL that drops the roles marked absent (run after their grants were revoked)."""
+    return [
+        f"DROP ROLE IF EXISTS {quote_ident(r['name'])}"
+        for r in _roles(roles, name)
+        if r["state"] == "absent"
+    ]
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "pg_access_validate": pg_access_validate,
+            "pg_access_roles_sql": pg_access_roles_sql,
+            "pg_access_database_sql": pg_access_database_sql,
+            "pg_access_tables": pg_access_tables,
+            "pg_access_drop_sql": pg_access_drop_sql,
+            "pg_quote_ident": quote_ident,
+            "pg_quote_literal": quote_literal,
+        }

@@ -1,0 +1,219 @@
+"""pg_access: declarations become exactly the SQL that enforces them; bad ones name the path."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from pg_access import (
+    pg_access_database_sql,
+    pg_access_drop_sql,
+    pg_access_roles_sql,
+    pg_access_tables,
+    pg_access_validate,
+    quote_ident,
+    quote_literal,
+)
+from pg_scram import pg_scram_verifier
+
+PASSWORD = "a-long-lab-password-0123456789"
+ROLES = [
+    {
+        "name": "migrator",
+        "password": PASSWORD,
+        "connection_limit": 5,
+        "settings": {"lock_timeout": "5s"},
+    },
+    {"name": "app", "password": PASSWORD},
+    {"name": "analytics", "settings": {"statement_timeout": "5min", "work_mem": None}},
+    {"name": "monitoring", "member_of": ["pg_monitor"]},
+    {
+        "name": "ai_readonly",
+        "connection_limit": 10,
+        "settings": {"default_transaction_read_only": True, "idle_session_timeout": "60s"},
+    },
+    {"name": "auditor", "login": False},
+    {"name": "old_reporting", "state": "absent"},
+]
+DATABASES = [
+    {
+        "name": "learning",
+        "owner": "migrator",
+        "schemas": ["app"],
+        "extensions": ["vector"],
+        "settings": {"statement_timeout": "30s"},
+        "audit_role": "auditor",
+        "grants": [
+            {"role": "app", "access": "readwrite", "schemas": ["app"]},
+            {"role": "analytics", "access": "readonly", "schemas": ["app"]},
+            {"role": "monitoring", "access": "connect"},
+            {"role": "ai_readonly", "access": "select", "tables": ["app.OptimizationLog"]},
+            {"role": "old_app", "access": "readonly", "state": "absent"},
+        ],
+    }
+]
+
+
+def test_quoting():
+    assert quote_ident('we"ird') == '"we""ird"'
+    assert quote_literal("it's") == "'it''s'"
+
+
+def test_validate_accepts_the_lab_shape():
+    assert pg_access_validate(DATABASES, ROLES) is True
+
+
+def test_roles_sql_creates_missing_and_aligns_attributes():
+    sql = pg_access_roles_sql(ROLES, {})
+    assert 'CREATE ROLE "migrator"' in sql
+    assert (
+        'ALTER ROLE "migrator" WITH NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS INHERIT '
+        "LOGIN NOREPLICATION CONNECTION LIMIT 5"
+    ) in sql
+    assert (
+        'ALTER ROLE "auditor" WITH NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS INHERIT '
+        "NOLOGIN NOREPLICATION CONNECTION LIMIT -1" in sql
+    )
+    assert "ALTER ROLE \"migrator\" SET lock_timeout = '5s'" in sql
+    assert "ALTER ROLE \"analytics\" SET statement_timeout = '5min'" in sql
+    assert 'ALTER ROLE "analytics" RESET work_mem' in sql
+    assert 'ALTER ROLE "ai_readonly" SET default_transaction_read_only = on' in sql
+    assert 'GRANT "pg_monitor" TO "monitoring"' in sql
+    assert not any("old_reporting" in s for s in sql)  # absent roles are dropped later
+    passwords = [s for s in sql if " PASSWORD " in s]
+    assert len(passwords) == 2
+    assert all("'SCRAM-SHA-256$4096:" in s for s in passwords)
+    assert all(PASSWORD not in s for s in sql)
+
+
+def test_roles_sql_leaves_matching_passwords_alone():
+    current = {"migrator": pg_scram_verifier(PASSWORD), "app": "md5" + "0" * 32}
+    sql = pg_access_roles_sql(ROLES, current)
+    assert 'CREATE ROLE "migrator"' not in sql
+    assert [s.split(" PASSWORD ")[0] for s in sql if " PASSWORD " in s] == ['ALTER ROLE "app"']
+
+
+def test_database_sql():
+    sql = pg_access_database_sql(
+        "learning", DATABASES, ROLES, extra_settings={"max_parallel_maintenance_workers": 0}
+    )
+    expected_in_order = [
+        'ALTER DATABASE "learning" OWNER TO "migrator"',
+        'REVOKE ALL ON DATABASE "learning" FROM PUBLIC',
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+        'CREATE EXTENSION IF NOT EXISTS "vector"',
+        'CREATE SCHEMA IF NOT EXISTS "app" AUTHORIZATION "migrator"',
+        'REVOKE ALL ON SCHEMA "app" FROM PUBLIC',
+        'ALTER DATABASE "learning" SET max_parallel_maintenance_workers = 0',
+        "ALTER DATABASE \"learning\" SET pgaudit.role = 'auditor'",
+        "ALTER DATABASE \"learning\" SET statement_timeout = '30s'",
+        'GRANT CONNECT ON DATABASE "learning" TO "app"',
+        'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "app" TO "app"',
+        'ALTER DEFAULT PRIVILEGES FOR ROLE "migrator" IN SCHEMA "app" GRANT SELECT, INSERT, '
+        'UPDATE, DELETE ON TABLES TO "app"',
+        'GRANT SELECT ON ALL TABLES IN SCHEMA "app" TO "analytics"',
+        'ALTER DEFAULT PRIVILEGES FOR ROLE "migrator" IN SCHEMA "app" GRANT SELECT ON TABLES '
+        'TO "analytics"',
+        'GRANT CONNECT ON DATABASE "learning" TO "monitoring"',
+        'GRANT USAGE ON SCHEMA "app" TO "ai_readonly"',
+    ]
+    positions = [sql.index(s) for s in expected_in_order]
+    assert positions == sorted(positions)
+    # The AI role gets SELECT on its table only, and only if the table exists.
+    ai = [s for s in sql if '"ai_readonly"' in s]
+    assert ai[-1] == (
+        'DO $pgfleet$ BEGIN IF to_regclass(\'"app"."OptimizationLog"\') IS NOT NULL THEN '
+        'EXECUTE \'GRANT SELECT ON "app"."OptimizationLog" TO "ai_readonly"\'; END IF; '
+        "END $pgfleet$"
+    )
+    assert not any("ai_readonly" in s and ("INSERT" in s or "ALL TABLES" in s) for s in sql)
+    # Absent grants and absent roles lose everything, guarded by the role existing.
+    for role in ("old_app", "old_reporting"):
+        (revoke,) = [s for s in sql if f"rolname = '{role}'" in s]
+        assert "REVOKE ALL ON DATABASE" in revoke and "REVOKE ALL ON TABLES" in revoke
+
+
+def test_database_sql_unknown_database():
+    with pytest.raises(AnsibleFilterError, match="no database named 'nope'"):
+        pg_access_database_sql("nope", DATABASES, ROLES)
+
+
+def test_tables_and_drop():
+    assert pg_access_tables("learning", DATABASES) == ['"app"."OptimizationLog"']
+    assert pg_access_drop_sql(ROLES) == ['DROP ROLE IF EXISTS "old_reporting"']
+
+
+def _with(roles=None, databases=None):
+    return (databases if databases is not None else DATABASES), (
+        roles if roles is not None else ROLES
+    )
+
+
+INVALID = [
+    (_with(roles=[{"name": "App"}]), r"postgresql_access_roles\[0\]\.name"),
+    (_with(roles=[{"name": "postgres"}]), "reserved"),
+    (_with(roles=[{"name": "x", "superuser": True}]), r"postgresql_access_roles\[0\]: unknown key"),
+    (_with(roles=[{"name": "x", "password": "short"}]), r"\[0\]\.password.*16 characters"),
+    (_with(roles=[{"name": "x", "connection_limit": "ten"}]), r"\[0\]\.connection_limit"),
+    (_with(roles=[{"name": "x", "state": "gone"}]), r"\[0\]\.state"),
+    (_with(roles=[{"name": "x"}, {"name": "x"}]), "declared twice"),
+    (
+        _with(roles=[{"name": "x", "settings": {"statement_timeout": "30 seconds"}}]),
+        r"postgresql_access_roles\[0\]\.settings\['statement_timeout'\]",
+    ),
+    (_with(roles=[{"name": "x", "settings": {"search_path": ["a", "b"]}}]), "lists cannot be set"),
+    (_with(databases=[{"name": "db", "owner": "nobody"}]), r"databases\[0\]\.owner"),
+    (_with(databases=[{"name": "db", "owner": "migrator", "state": "absent"}]), "never dropped"),
+    (
+        _with(
+            databases=[
+                {"name": "db", "owner": "migrator", "grants": [{"role": "app", "access": "admin"}]}
+            ]
+        ),
+        r"grants\[0\]\.access",
+    ),
+    (
+        _with(databases=[{"name": "db", "owner": "migrator", "grants": [{"role": "ghost"}]}]),
+        r"grants\[0\]\.role.*not a present role",
+    ),
+    (
+        _with(
+            databases=[
+                {
+                    "name": "db",
+                    "owner": "migrator",
+                    "grants": [{"role": "app", "access": "readonly"}],
+                }
+            ]
+        ),
+        r"grants\[0\]\.schemas",
+    ),
+    (
+        _with(
+            databases=[
+                {
+                    "name": "db",
+                    "owner": "migrator",
+                    "grants": [{"role": "app", "access": "select", "tables": ["OptimizationLog"]}],
+                }
+            ]
+        ),
+        r"grants\[0\]\.tables\[0\].*schema\.table",
+    ),
+    (
+        _with(databases=[{"name": "db", "owner": "migrator", "settings": {"lock_timeout": "5 s"}}]),
+        None,
+    ),
+    (
+        _with(databases=[{"name": "db", "owner": "migrator", "extensions": ["Vector"]}]),
+        r"\.extensions",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), INVALID)
+def test_invalid(args, message):
+    databases, roles = args
+    if message is None:  # '5 s' is accepted by PostgreSQL and normalised
+        assert pg_access_validate(databases, roles) is True
+        return
+    with pytest.raises(AnsibleFilterError, match=message):
+        pg_access_validate(databases, roles)
