@@ -129,6 +129,42 @@ BAD = [
         id="short-password",
     ),
     pytest.param(
+        {"pgbackrest_cipher_pass": "too-short-passphrase"},
+        ["pgbackrest_cipher_pass", "at least 32 characters"],
+        id="short-repository-passphrase",
+    ),
+    pytest.param(
+        {
+            "pgbackrest_s3_endpoint": "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"
+        },
+        ["pgbackrest_s3_endpoint", "without a scheme"],
+        id="endpoint-with-scheme",
+    ),
+    pytest.param(
+        {
+            "pgbackrest_repo_type": "r2",
+            "pgbackrest_r2_account_id": "0123456789abcdef0123456789abcdef",
+            "pgbackrest_s3_endpoint": "0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com",
+            "pgbackrest_s3_region": "us-east-1",
+        },
+        ["pgbackrest_s3_region", "R2 needs 'auto'"],
+        id="r2-region-not-auto",
+    ),
+    pytest.param(
+        {
+            "pgbackrest_repo_type": "r2",
+            "pgbackrest_r2_account_id": "not-an-account",
+            "pgbackrest_s3_endpoint": "{{ pgbackrest_r2_account_id | pgbackrest_r2_endpoint }}",
+        },
+        ["pgbackrest_r2_account_id", "32 lowercase hex"],
+        id="r2-bad-account-id",
+    ),
+    pytest.param(
+        {"pgbackrest_retention_full": "two"},
+        ["pgbackrest_retention_full"],
+        id="retention-not-int",
+    ),
+    pytest.param(
         {"postgresql_server_memory_mb": 100},
         ["memtotal_mb", "256"],
         id="memory-too-small",
