@@ -208,11 +208,36 @@ def pgbackrest_status(
         _fail("pgbackrest info", "expected parsed JSON, not text")
     stanzas = info if isinstance(info, list) else []
     problems: list[str] = []
-    report: dict[str, Any] = {"stanza": None, "backups": [], "problems": problems}
+    report: dict[str, Any] = {
+        "stanza": None,
+        "backups": [],
+        "last_full": None,
+        "last_diff": None,
+        "last_incr": None,
+        "repo_size": 0,
+        "wal_archive": None,
+        "last_backup_age_h": None,
+        "last_full_age_h": None,
+        "archiver": None,
+        "last_archived_age_min": None,
+        "problems": problems,
+    }
     if not stanzas:
         problems.append("pgbackrest info returned no stanza (repository unreachable or empty)")
-        return report
-    stanza = stanzas[0]
+    else:
+        _repository(stanzas[0], report, now, max_full_age_h, max_backup_age_h)
+    _archiver(archiver, report, now, max_archive_age_min)
+    return report
+
+
+def _repository(
+    stanza: Mapping[str, Any],
+    report: dict[str, Any],
+    now: float,
+    max_full_age_h: float,
+    max_backup_age_h: float,
+) -> None:
+    problems = report["problems"]
     report["stanza"] = stanza.get("name")
     status = stanza.get("status", {})
     if status.get("code", 0) != 0:
@@ -241,6 +266,12 @@ def pgbackrest_status(
         problems.append(
             f"last good backup is {report['last_backup_age_h']} h old (limit {max_backup_age_h} h)"
         )
+
+
+def _archiver(
+    archiver: Mapping[str, Any] | None, report: dict[str, Any], now: float, max_age_min: float
+) -> None:
+    problems = report["problems"]
     if archiver is None:
         problems.append("pg_stat_archiver could not be read (database unreachable)")
     else:
@@ -253,12 +284,11 @@ def pgbackrest_status(
                 f"WAL archiving is failing: {archiver.get('failed_count')} failures, last on "
                 f"{archiver.get('last_failed_wal')}"
             )
-        if archived and report["last_archived_age_min"] > max_archive_age_min:
+        if archived and report["last_archived_age_min"] > max_age_min:
             problems.append(
                 f"last WAL segment archived {report['last_archived_age_min']} min ago "
-                f"(limit {max_archive_age_min} min)"
+                f"(limit {max_age_min} min)"
             )
-    return report
 
 
 class FilterModule:
