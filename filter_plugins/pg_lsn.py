@@ -1,0 +1,94 @@
+"""PostgreSQL WAL positions (LSNs) and replication lag.
+
+An LSN is written 'X/Y': two hexadecimal 32-bit halves. These filters parse and compare
+them, and turn pg_stat_replication rows into a lag report with thresholds, for the status
+playbook and for choosing the most advanced replica in a failover.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+_LSN = re.compile(r"^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$")
+
+
+def pg_lsn_int(lsn: Any, name: str = "lsn") -> int:
+    """'16/B374D848' -> 97500059720: the byte position in the WAL stream."""
+    match = _LSN.match(lsn) if isinstance(lsn, str) else None
+    if not match:
+        raise AnsibleFilterError(
+            f"{name}: {lsn!r} is not an LSN; expected 'X/Y' in hex, e.g. '0/3000060'"
+        )
+    return (int(match.group(1), 16) << 32) | int(match.group(2), 16)
+
+
+def pg_lsn_diff(a: Any, b: Any, name: str = "lsn") -> int:
+    """Bytes from b to a (positive when a is ahead), like pg_wal_lsn_diff(a, b)."""
+    return pg_lsn_int(a, name) - pg_lsn_int(b, name)
+
+
+def pg_lsn_max(nodes: Mapping[str, Any], name: str = "nodes") -> str:
+    """The key of the node with the highest LSN (ties: the first name in sort order).
+
+    nodes maps a name to an LSN string; None (unknown) never wins.
+    """
+    known = {k: pg_lsn_int(v, f"{name}[{k!r}]") for k, v in nodes.items() if v is not None}
+    if not known:
+        raise AnsibleFilterError(f"{name}: no node reported a WAL position")
+    best = max(known.values())
+    return sorted(k for k, v in known.items() if v == best)[0]
+
+
+def pg_replication_report(
+    rows: Sequence[Mapping[str, Any]],
+    current_lsn: str,
+    expected: Sequence[str] = (),
+    max_lag_bytes: int = 64 * 1024**2,
+    max_lag_seconds: float = 30.0,
+) -> dict[str, Any]:
+    """Per-replica lag (bytes behind the primary's current LSN, replay lag in seconds).
+
+    rows: pg_stat_replication as {name, state, sync_state, replay_lsn, replay_lag_s, ssl}.
+    expected: replica names that should be streaming; missing ones are problems.
+    """
+    problems: list[str] = []
+    replicas: dict[str, Any] = {}
+    for row in rows:
+        name = row.get("name") or "?"
+        replay = row.get("replay_lsn")
+        lag_bytes = pg_lsn_diff(current_lsn, replay, f"{name}.replay_lsn") if replay else None
+        lag_s = row.get("replay_lag_s")
+        lag_s = float(lag_s) if lag_s is not None else 0.0  # NULL: nothing to replay lately
+        replicas[name] = {
+            "state": row.get("state"),
+            "sync_state": row.get("sync_state"),
+            "ssl": row.get("ssl"),
+            "lag_bytes": lag_bytes,
+            "lag_seconds": round(lag_s, 3),
+        }
+        if row.get("state") != "streaming":
+            problems.append(f"{name} is {row.get('state')}, not streaming")
+        if lag_bytes is not None and lag_bytes > max_lag_bytes:
+            problems.append(f"{name} is {lag_bytes} bytes behind (limit {max_lag_bytes})")
+        if lag_s > max_lag_seconds:
+            problems.append(f"{name} replays {lag_s:.1f} s behind (limit {max_lag_seconds} s)")
+        if row.get("ssl") is False:
+            problems.append(f"{name} streams without TLS")
+    for name in expected:
+        if name not in replicas:
+            problems.append(f"{name} is not connected to the primary")
+    return {"replicas": replicas, "problems": problems}
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "pg_lsn_int": pg_lsn_int,
+            "pg_lsn_diff": pg_lsn_diff,
+            "pg_lsn_max": pg_lsn_max,
+            "pg_replication_report": pg_replication_report,
+        }

@@ -1,0 +1,93 @@
+"""LSN parsing, comparison, choosing the most advanced node, and the lag report."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from pg_lsn import pg_lsn_diff, pg_lsn_int, pg_lsn_max, pg_replication_report
+
+
+@pytest.mark.parametrize(
+    ("lsn", "value"),
+    [
+        ("0/0", 0),
+        ("0/3000060", 0x3000060),
+        ("16/B374D848", (0x16 << 32) | 0xB374D848),
+        ("FFFFFFFF/FFFFFFFF", 2**64 - 1),
+        ("1/0", 2**32),
+    ],
+)
+def test_lsn_int(lsn, value):
+    assert pg_lsn_int(lsn) == value
+
+
+@pytest.mark.parametrize("lsn", ["", "0", "0/", "/1", "G/1", "1/2/3", "123456789/0", None, 5])
+def test_lsn_invalid(lsn):
+    with pytest.raises(AnsibleFilterError, match="is not an LSN"):
+        pg_lsn_int(lsn, name="replay_lsn")
+
+
+def test_diff_crosses_the_32_bit_boundary():
+    # "0/FFFFFFFF" -> "1/0" is one byte, not -4294967295: string comparison gets this wrong
+    assert pg_lsn_diff("1/0", "0/FFFFFFFF") == 1
+    assert pg_lsn_diff("0/FFFFFFFF", "1/0") == -1
+    assert pg_lsn_diff("0/3000060", "0/3000000") == 0x60
+
+
+def test_max_picks_the_most_advanced():
+    assert pg_lsn_max({"pg2": "0/5000000", "pg3": "0/A000000", "pg4": None}) == "pg3"
+    assert pg_lsn_max({"pg2": "1/0", "pg3": "0/FFFFFFFF"}) == "pg2"  # numeric, not text order
+    assert pg_lsn_max({"pg3": "0/10", "pg2": "0/10"}) == "pg2"  # ties: stable by name
+
+
+def test_max_without_positions():
+    with pytest.raises(AnsibleFilterError, match="no node reported"):
+        pg_lsn_max({"pg2": None})
+
+
+ROWS = [
+    {
+        "name": "pg2",
+        "state": "streaming",
+        "sync_state": "async",
+        "replay_lsn": "0/3000000",
+        "replay_lag_s": 0.004,
+        "ssl": True,
+    },
+    {
+        "name": "pg3",
+        "state": "streaming",
+        "sync_state": "async",
+        "replay_lsn": "0/2000000",
+        "replay_lag_s": None,
+        "ssl": True,
+    },
+]
+
+
+def test_report_healthy():
+    report = pg_replication_report(ROWS, "0/3000000", expected=["pg2", "pg3"])
+    assert report["problems"] == []
+    assert report["replicas"]["pg2"] == {
+        "state": "streaming",
+        "sync_state": "async",
+        "ssl": True,
+        "lag_bytes": 0,
+        "lag_seconds": 0.004,
+    }
+    assert report["replicas"]["pg3"]["lag_bytes"] == 0x1000000
+    assert report["replicas"]["pg3"]["lag_seconds"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("rows", "kwargs", "problem"),
+    [
+        (ROWS[:1], {"expected": ["pg2", "pg3"]}, "pg3 is not connected"),
+        ([dict(ROWS[0], state="catchup")], {}, "pg2 is catchup, not streaming"),
+        (ROWS, {"max_lag_bytes": 1024}, "pg3 is 16777216 bytes behind"),
+        ([dict(ROWS[0], replay_lag_s=45.5)], {}, "pg2 replays 45.5 s behind"),
+        ([dict(ROWS[0], ssl=False)], {}, "pg2 streams without TLS"),
+    ],
+)
+def test_report_problems(rows, kwargs, problem):
+    report = pg_replication_report(rows, "0/3000000", **kwargs)
+    assert any(problem in p for p in report["problems"]), report["problems"]

@@ -1,0 +1,84 @@
+"""pg_topology: the live state wins over the inventory, and the play stops when they differ."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from pg_topology import pg_topology
+
+IDENT = "7442019581302325291"
+
+
+def node(
+    running=True, recovery=False, data=True, ident=IDENT, tl=1, lsn="0/3000000", upstream=None
+):
+    return {
+        "running": running,
+        "in_recovery": recovery,
+        "data": data,
+        "system_identifier": ident,
+        "timeline": tl,
+        "lsn": lsn,
+        "upstream": upstream,
+    }
+
+
+def test_fresh_cluster():
+    nodes = {h: {"running": False, "data": False} for h in ("pg1", "pg2", "pg3")}
+    result = pg_topology(nodes, "pg1")
+    assert result["ok"] and result["fresh"] and result["live_primary"] is None
+
+
+def test_healthy():
+    nodes = {
+        "pg1": node(),
+        "pg2": node(recovery=True, upstream="10.0.0.1"),
+        "pg3": node(running=False, data=False),
+    }
+    result = pg_topology(nodes, "pg1")
+    assert result["ok"], result["problems"]
+    assert result["live_primary"] == "pg1"
+    assert "pg2 (standby" in result["summary"] and "pg3 (down, no data)" in result["summary"]
+
+
+def test_primary_down_is_not_a_reason_to_stop():
+    # the legitimate primary restarting; replicas wait for it
+    nodes = {"pg1": node(running=False), "pg2": node(recovery=True)}
+    assert pg_topology(nodes, "pg1")["ok"]
+
+
+def test_promoted_replica_stops_the_play():
+    nodes = {
+        "pg1": node(running=False),
+        "pg2": node(tl=2, lsn="0/5000000"),
+        "pg3": node(recovery=True),
+    }
+    result = pg_topology(nodes, "pg1")
+    assert not result["ok"]
+    (problem,) = result["problems"]
+    assert "the inventory names pg1 as the primary, but pg2 is the live primary" in problem
+    assert "timeline 2" in problem and "Nothing was changed" in problem
+    assert "put pg2 in postgresql_primary" in problem
+
+
+def test_two_primaries_are_refused():
+    nodes = {"pg1": node(), "pg2": node(tl=2)}
+    result = pg_topology(nodes, "pg1")
+    assert not result["ok"]
+    assert "more than one writable node: pg1, pg2" in result["problems"][0]
+
+
+def test_foreign_cluster_is_never_reseeded():
+    nodes = {"pg1": node(), "pg2": node(recovery=True, ident="1111")}
+    result = pg_topology(nodes, "pg1")
+    assert any("pg2 belongs to another cluster" in p for p in result["problems"])
+
+
+def test_primary_without_data_while_others_have_it():
+    nodes = {"pg1": node(running=False, data=False), "pg2": node(recovery=True)}
+    result = pg_topology(nodes, "pg1")
+    assert not result["ok"] and "has no data" in result["problems"][0]
+
+
+def test_unknown_primary():
+    with pytest.raises(AnsibleFilterError, match="no probe result"):
+        pg_topology({"pg2": node()}, "pg1")
