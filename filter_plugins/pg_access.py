@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -159,18 +159,26 @@ def _set_clauses(settings: Any, where: str) -> list[tuple[str, str | None]]:
     return clauses
 
 
-def _roles(roles: Any, name: str) -> list[dict[str, Any]]:
-    if not isinstance(roles, list):
-        _fail(name, f"expected a list of roles, got {type(roles).__name__}")
+def _named_entries(
+    items: Any, keys: set[str], name: str, kind: str
+) -> Iterator[tuple[str, Mapping[str, Any], str]]:
+    """Yield (path, entry, name) for a list of named mappings, checking keys and duplicates."""
+    if not isinstance(items, list):
+        _fail(name, f"expected a list of {kind}, got {type(items).__name__}")
     seen: set[str] = set()
-    result = []
-    for index, role in enumerate(roles):
+    for index, item in enumerate(items):
         where = f"{name}[{index}]"
-        _check_keys(role, ROLE_KEYS, where)
-        role_name = _name(role.get("name"), f"{where}.name")
-        if role_name in seen:
-            _fail(f"{where}.name", f"{role_name!r} is declared twice")
-        seen.add(role_name)
+        _check_keys(item, keys, where)
+        item_name = _name(item.get("name"), f"{where}.name")
+        if item_name in seen:
+            _fail(f"{where}.name", f"{item_name!r} is declared twice")
+        seen.add(item_name)
+        yield where, item, item_name
+
+
+def _roles(roles: Any, name: str) -> list[dict[str, Any]]:
+    result = []
+    for where, role, role_name in _named_entries(roles, ROLE_KEYS, name, "roles"):
         state = _state(role, where)
         limit = role.get("connection_limit", -1)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < -1:
@@ -237,18 +245,9 @@ def _grants(grants: Any, where: str, present_roles: set[str]) -> list[dict[str, 
 
 
 def _databases(databases: Any, roles: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-    if not isinstance(databases, list):
-        _fail(name, f"expected a list of databases, got {type(databases).__name__}")
     present = {r["name"] for r in roles if r["state"] == "present"}
-    seen: set[str] = set()
     result = []
-    for index, database in enumerate(databases):
-        where = f"{name}[{index}]"
-        _check_keys(database, DATABASE_KEYS, where)
-        db_name = _name(database.get("name"), f"{where}.name")
-        if db_name in seen:
-            _fail(f"{where}.name", f"{db_name!r} is declared twice")
-        seen.add(db_name)
+    for where, database, db_name in _named_entries(databases, DATABASE_KEYS, name, "databases"):
         if _state(database, where) == "absent":
             _fail(f"{where}.state", "databases are never dropped by the playbook; drop it by hand")
         owner = _name(database.get("owner"), f"{where}.owner")
