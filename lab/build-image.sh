@@ -23,7 +23,11 @@ fi
 
 if ! podman image exists "$base"; then
   rootfs=$(mktemp -d /var/tmp/pglab-rootfs.XXXXXX)
-  trap 'umount -R "$rootfs/proc" "$rootfs/sys" 2>/dev/null; rm -rf --one-file-system "$rootfs"' EXIT
+  cleanup() {
+    umount -R "$rootfs/proc" "$rootfs/sys" 2>/dev/null || true
+    rm -rf --one-file-system "$rootfs" || true
+  }
+  trap cleanup EXIT
   echo "debootstrap trixie into $rootfs"
   debootstrap --variant=minbase --include=python3,ca-certificates trixie "$rootfs" "$mirror" >"$rootfs.log" 2>&1 \
     || { tail -n 30 "$rootfs.log" >&2; exit 1; }
