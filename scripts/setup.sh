@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(podman runc netavark aardvark-dns debootstrap openssl openssh-client make rsync)
+apt_packages=(podman runc netavark aardvark-dns iptables debootstrap openssl openssh-client make rsync)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
