@@ -1,46 +1,44 @@
 """Turn the inventory's databases, roles and grants into the SQL that enforces them.
 
 Least privilege by construction: every declared role is NOSUPERUSER, NOCREATEDB,
-NOCREATEROLE, NOBYPASSRLS; PUBLIC loses CONNECT and TEMP on every managed database and
-CREATE on every schema; access is granted per database with one of four levels:
+NOCREATEROLE, NOBYPASSRLS, and is granted membership only in predefined monitoring roles or
+in other declared roles. PUBLIC loses TEMP on the ``postgres`` database, CONNECT and TEMP
+on every managed database, CREATE and USAGE on every managed schema, and EXECUTE on the
+functions and procedures of the managed schemas, including those the database owner
+creates later. Access is granted per database with one of four levels:
 
 - ``connect``: CONNECT only (monitoring);
 - ``readonly``: SELECT on every table and sequence of the listed schemas, now and later
   (default privileges for tables the database owner creates);
-- ``readwrite``: readonly plus INSERT, UPDATE, DELETE and sequence USAGE;
+- ``readwrite``: readonly plus INSERT, UPDATE, DELETE, sequence USAGE and EXECUTE on the
+  functions and procedures of the listed schemas, now and later;
 - ``select``: SELECT on the listed tables only (the AI role), nothing else.
 
 Nothing is revoked or dropped implicitly: a grant or a role goes away only when the
 inventory marks it ``state: absent``. Passwords are sent as SCRAM verifiers computed on
-the controller, and only when the stored verifier does not match.
+the controller, only when the stored verifier does not match, and only after the same
+transaction switched off everything that would write statement text to a log.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
+# Ansible loads each file of filter_plugins/ by its path, under a module name of its own,
+# and does not put the directory on sys.path. Adding it lets the files here import each
+# other as plain modules, the same way under Ansible and under pytest.
+_FILTER_PLUGINS = str(Path(__file__).resolve().parent)
+if _FILTER_PLUGINS not in sys.path:
+    sys.path.append(_FILTER_PLUGINS)
 
-def _sibling(module: str) -> Any:
-    """Import a filter module next to this one (filter_plugins/ is not on sys.path)."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        spec = importlib.util.spec_from_file_location(
-            module, Path(__file__).with_name(f"{module}.py")
-        )
-        loaded = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(loaded)
-        return loaded
-
-
-pg_config = _sibling("pg_config")
-pg_scram = _sibling("pg_scram")
+import pg_config  # noqa: E402
+import pg_scram  # noqa: E402
 
 ACCESS_LEVELS = ("connect", "readonly", "readwrite", "select")
 ROLE_KEYS = {
@@ -66,17 +64,30 @@ DATABASE_KEYS = {
 GRANT_KEYS = {"role", "access", "schemas", "tables", "state"}
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _TABLE = re.compile(r"^([a-z_][a-z0-9_]{0,62})\.([A-Za-z_][A-Za-z0-9_]{0,62})$")
-BUILTIN_ROLES = frozenset(
-    {
-        "pg_monitor",
-        "pg_read_all_settings",
-        "pg_read_all_stats",
-        "pg_stat_scan_tables",
-        "pg_signal_backend",
-        "pg_checkpoint",
-        "pg_use_reserved_connections",
-        "pg_create_subscription",
-    }
+# The predefined roles member_of may name: they read statistics and settings, or let a
+# monitoring agent use reserved_connections. Others are refused: pg_signal_backend
+# (terminates sessions), pg_checkpoint (forces I/O), pg_create_subscription (connections
+# to other servers), pg_read/write_server_files and pg_execute_server_program (the
+# server's files and shell), pg_read/write_all_data, and roles the inventory does not
+# declare (postgres among them).
+MONITORING_ROLES = (
+    "pg_monitor",
+    "pg_read_all_settings",
+    "pg_read_all_stats",
+    "pg_stat_scan_tables",
+    "pg_use_reserved_connections",
+)
+# Written to the transaction that sets passwords, before any verifier is sent: no
+# statement text reaches the server log (log_statement, slow statements, sampled
+# statements, failed statements), pgAudit, pg_stat_statements or pg_stat_activity.
+PASSWORD_SESSION_SETTINGS = (
+    ("log_statement", "'none'"),
+    ("log_min_duration_statement", "-1"),
+    ("log_min_duration_sample", "-1"),
+    ("log_min_error_statement", "'panic'"),
+    ("pgaudit.log", "'none'"),
+    ("pg_stat_statements.track", "'none'"),
+    ("track_activities", "off"),
 )
 
 
@@ -187,9 +198,7 @@ def _roles(roles: Any, name: str) -> list[dict[str, Any]]:
             if flag in role and not isinstance(role[flag], bool):
                 _fail(f"{where}.{flag}", f"expected true or false, got {role[flag]!r}")
         member_of = role.get("member_of") or []
-        if not isinstance(member_of, list) or not all(
-            isinstance(m, str) and (m in BUILTIN_ROLES or _NAME.match(m)) for m in member_of
-        ):
+        if not isinstance(member_of, list):
             _fail(f"{where}.member_of", "expected a list of role names such as ['pg_monitor']")
         password = role.get("password")
         if password is not None and (not isinstance(password, str) or len(password) < 16):
@@ -206,8 +215,21 @@ def _roles(roles: Any, name: str) -> list[dict[str, Any]]:
                 "member_of": member_of,
                 "password": password,
                 "settings": _set_clauses(role.get("settings"), f"{where}.settings"),
+                "where": where,
             }
         )
+    present = {r["name"] for r in result if r["state"] == "present"}
+    for role in result:
+        for index, member in enumerate(role["member_of"]):
+            here = f"{role['where']}.member_of[{index}]"
+            if member == role["name"]:
+                _fail(here, f"{member!r} is the role itself; a role cannot be a member of itself")
+            if member not in MONITORING_ROLES and member not in present:
+                _fail(
+                    here,
+                    f"{member!r} is not allowed; expected one of the predefined monitoring "
+                    f"roles ({', '.join(MONITORING_ROLES)}) or a role declared present in {name}",
+                )
     return result
 
 
@@ -290,9 +312,10 @@ def pg_access_roles_sql(
     """SQL (cluster-wide, run once) that creates and aligns every present role.
 
     current maps existing role names to their stored password verifier (or None).
+    Passwords are not set here: see pg_access_password_sql.
     """
     current = current or {}
-    statements: list[str] = []
+    statements = ["REVOKE TEMPORARY ON DATABASE postgres FROM PUBLIC"]
     for role in _roles(roles, name):
         if role["state"] != "present":
             continue
@@ -310,12 +333,6 @@ def pg_access_roles_sql(
             f"CONNECTION LIMIT {role['connection_limit']}",
         ]
         statements.append(f"ALTER ROLE {ident} WITH {' '.join(attributes)}")
-        password = role["password"]
-        if password is not None and not pg_scram.pg_scram_matches(
-            password, current.get(role["name"]), name=f"{name}.{role['name']}.password"
-        ):
-            verifier = pg_scram.pg_scram_verifier(password, name=f"{name}.{role['name']}.password")
-            statements.append(f"ALTER ROLE {ident} PASSWORD {quote_literal(verifier)}")
         for setting, clause in role["settings"]:
             if clause is None:
                 statements.append(f"ALTER ROLE {ident} RESET {setting}")
@@ -323,6 +340,39 @@ def pg_access_roles_sql(
                 statements.append(f"ALTER ROLE {ident} SET {clause}")
         statements.extend(f"GRANT {quote_ident(m)} TO {ident}" for m in role["member_of"])
     return statements
+
+
+def pg_access_password_sql(
+    roles: Any, current: Mapping[str, Any] | None = None, name: str = "postgresql_access_roles"
+) -> list[str]:
+    """The statements that set the passwords whose stored verifier does not match.
+
+    Each item is meant to be sent on its own, in order, in one transaction, after the roles
+    exist. The first item sets PASSWORD_SESSION_SETTINGS for the rest of the transaction
+    (SET LOCAL); only then do the statements carrying SCRAM verifiers follow. A statement's
+    text is checked against log_statement before the statement runs, so a setting only
+    covers later statements: the verifiers never share a statement batch with the SET. The
+    last item logs which roles got a new password, without the verifiers. No password to
+    change: an empty list.
+    """
+    current = current or {}
+    changes: list[str] = []
+    changed_roles: list[str] = []
+    for role in _roles(roles, name):
+        password = role["password"]
+        if role["state"] != "present" or password is None:
+            continue
+        where = f"{name}.{role['name']}.password"
+        if pg_scram.pg_scram_matches(password, current.get(role["name"]), name=where):
+            continue
+        verifier = pg_scram.pg_scram_verifier(password, name=where)
+        changes.append(f"ALTER ROLE {quote_ident(role['name'])} PASSWORD {quote_literal(verifier)}")
+        changed_roles.append(role["name"])
+    if not changes:
+        return []
+    quiet = "; ".join(f"SET LOCAL {key} = {value}" for key, value in PASSWORD_SESSION_SETTINGS)
+    trail = quote_literal(f"postgresql_access: new password for role(s) {', '.join(changed_roles)}")
+    return [quiet, *changes, f"DO $pgfleet$ BEGIN RAISE LOG {trail}; END $pgfleet$"]
 
 
 def _revoke_all(db: dict[str, Any], role: str, schemas: list[str]) -> list[str]:
@@ -335,9 +385,11 @@ def _revoke_all(db: dict[str, Any], role: str, schemas: list[str]) -> list[str]:
         body += [
             f"REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {ident}",
             f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM {ident}",
+            f"REVOKE ALL ON ALL ROUTINES IN SCHEMA {s} FROM {ident}",
             f"REVOKE ALL ON SCHEMA {s} FROM {ident}",
             f"{defaults} REVOKE ALL ON TABLES FROM {ident}",
             f"{defaults} REVOKE ALL ON SEQUENCES FROM {ident}",
+            f"{defaults} REVOKE ALL ON FUNCTIONS FROM {ident}",
         ]
     return body
 
@@ -375,6 +427,10 @@ def pg_access_database_sql(
         f"ALTER DATABASE {d} OWNER TO {owner}",
         f"REVOKE ALL ON DATABASE {d} FROM PUBLIC",
         "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+        # Functions the owner creates from now on, in any schema, start without EXECUTE for
+        # PUBLIC. Only these database-wide default privileges can take a privilege away:
+        # the per-schema ones can only add to them.
+        f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC",
     ]
     sql += [f"CREATE EXTENSION IF NOT EXISTS {quote_ident(e)}" for e in db["extensions"]]
     for schema in db["schemas"]:
@@ -383,6 +439,7 @@ def pg_access_database_sql(
             f"CREATE SCHEMA IF NOT EXISTS {s} AUTHORIZATION {owner}",
             f"ALTER SCHEMA {s} OWNER TO {owner}",
             f"REVOKE ALL ON SCHEMA {s} FROM PUBLIC",
+            f"REVOKE EXECUTE ON ALL ROUTINES IN SCHEMA {s} FROM PUBLIC",
         ]
     settings = list(db["settings"])
     if db["audit_role"]:
@@ -422,6 +479,13 @@ def pg_access_database_sql(
                     f"{defaults} GRANT {table_privs} ON TABLES TO {ident}",
                     f"{defaults} GRANT {seq_privs} ON SEQUENCES TO {ident}",
                 ]
+                if grant["access"] == "readwrite":
+                    # The application calls the schema's functions (column defaults, its
+                    # API); read-only roles do not, as a SECURITY DEFINER one could write.
+                    sql += [
+                        f"GRANT EXECUTE ON ALL ROUTINES IN SCHEMA {s} TO {ident}",
+                        f"{defaults} GRANT EXECUTE ON FUNCTIONS TO {ident}",
+                    ]
         elif grant["access"] == "select":
             for schema in sorted({s for s, _ in grant["tables"]}):
                 sql.append(f"GRANT USAGE ON SCHEMA {quote_ident(schema)} TO {ident}")
@@ -464,9 +528,9 @@ class FilterModule:
         return {
             "pg_access_validate": pg_access_validate,
             "pg_access_roles_sql": pg_access_roles_sql,
+            "pg_access_password_sql": pg_access_password_sql,
             "pg_access_database_sql": pg_access_database_sql,
             "pg_access_tables": pg_access_tables,
             "pg_access_drop_sql": pg_access_drop_sql,
-            "pg_quote_ident": quote_ident,
             "pg_quote_literal": quote_literal,
         }

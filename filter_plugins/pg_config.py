@@ -5,23 +5,23 @@ quotes and backslashes doubled. postgresql.conf literals cannot span lines, so l
 and NUL characters are rejected rather than written into a broken file.
 """
 
-import importlib.util
 import math
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-try:
-    import pg_units
-except ImportError:  # loaded by Ansible's plugin loader: filter_plugins/ is not on sys.path
-    _spec = importlib.util.spec_from_file_location(
-        "pg_units", Path(__file__).with_name("pg_units.py")
-    )
-    pg_units = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(pg_units)
+# Ansible loads each file of filter_plugins/ by its path, under a module name of its own,
+# and does not put the directory on sys.path. Adding it lets the files here import each
+# other as plain modules, the same way under Ansible and under pytest.
+_FILTER_PLUGINS = str(Path(__file__).resolve().parent)
+if _FILTER_PLUGINS not in sys.path:
+    sys.path.append(_FILTER_PLUGINS)
+
+import pg_units  # noqa: E402
 
 # Settings whose string values must be a PostgreSQL size or duration. A typo such as
 # '16 megabytes' is refused here, before the file reaches a server. Bare numbers (in the

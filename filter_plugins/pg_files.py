@@ -49,4 +49,4 @@ def stale_files(
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"stale_files": stale_files, "file_state": file_state}
+        return {"stale_files": stale_files}

@@ -2,7 +2,7 @@
 
 An LSN is written 'X/Y': two hexadecimal 32-bit halves. These filters parse and compare
 them, and turn pg_stat_replication rows into a lag report with thresholds, for the status
-playbook and for choosing the most advanced replica in a failover.
+playbook.
 """
 
 from __future__ import annotations
@@ -26,21 +26,9 @@ def pg_lsn_int(lsn: Any, name: str = "lsn") -> int:
     return (int(match.group(1), 16) << 32) | int(match.group(2), 16)
 
 
-def pg_lsn_diff(a: Any, b: Any, name: str = "lsn") -> int:
-    """Bytes from b to a (positive when a is ahead), like pg_wal_lsn_diff(a, b)."""
-    return pg_lsn_int(a, name) - pg_lsn_int(b, name)
-
-
-def pg_lsn_max(nodes: Mapping[str, Any], name: str = "nodes") -> str:
-    """The key of the node with the highest LSN (ties: the first name in sort order).
-
-    nodes maps a name to an LSN string; None (unknown) never wins.
-    """
-    known = {k: pg_lsn_int(v, f"{name}[{k!r}]") for k, v in nodes.items() if v is not None}
-    if not known:
-        raise AnsibleFilterError(f"{name}: no node reported a WAL position")
-    best = max(known.values())
-    return sorted(k for k, v in known.items() if v == best)[0]
+def pg_lsn_diff(lsn: Any, other: Any, name: str = "lsn") -> int:
+    """Bytes from other to lsn (positive when lsn is ahead), like pg_wal_lsn_diff(lsn, other)."""
+    return pg_lsn_int(lsn, name) - pg_lsn_int(other, name)
 
 
 def pg_replication_report(
@@ -89,6 +77,5 @@ class FilterModule:
         return {
             "pg_lsn_int": pg_lsn_int,
             "pg_lsn_diff": pg_lsn_diff,
-            "pg_lsn_max": pg_lsn_max,
             "pg_replication_report": pg_replication_report,
         }

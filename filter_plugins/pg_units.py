@@ -113,26 +113,9 @@ def pg_duration(value: Any, name: str = "value", default_unit: str | None = None
     return _format(*_parse(value, name, _DURATION, default_unit))
 
 
-def pg_duration_ms(value: Any, name: str = "value", default_unit: str | None = None) -> int:
-    """Convert a PostgreSQL duration to whole milliseconds (microseconds round down)."""
-    number, unit = _parse(value, name, _DURATION, default_unit)
-    return 0 if unit is None else number * DURATION_UNITS[unit] // DURATION_UNITS["ms"]
-
-
 def pg_size(value: Any, name: str = "value", default_unit: str | None = None) -> str:
     """Normalise a PostgreSQL size, e.g. '64 MB' -> '64MB', 0 -> '0'."""
     return _format(*_parse(value, name, _SIZE, default_unit))
-
-
-def pg_size_bytes(value: Any, name: str = "value", default_unit: str | None = None) -> int:
-    """Convert a PostgreSQL size to bytes (1kB = 1024 bytes, as in PostgreSQL)."""
-    number, unit = _parse(value, name, _SIZE, default_unit)
-    return 0 if unit is None else number * SIZE_UNITS[unit]
-
-
-def pg_size_mb(value: Any, name: str = "value", default_unit: str | None = None) -> int:
-    """Convert a PostgreSQL size to whole megabytes, rounding down."""
-    return pg_size_bytes(value, name, default_unit) // SIZE_UNITS["MB"]
 
 
 class FilterModule:
@@ -141,8 +124,5 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "pg_duration": pg_duration,
-            "pg_duration_ms": pg_duration_ms,
             "pg_size": pg_size,
-            "pg_size_bytes": pg_size_bytes,
-            "pg_size_mb": pg_size_mb,
         }

@@ -4,15 +4,18 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from pg_access import (
+    PASSWORD_SESSION_SETTINGS,
+    FilterModule,
     pg_access_database_sql,
     pg_access_drop_sql,
+    pg_access_password_sql,
     pg_access_roles_sql,
     pg_access_tables,
     pg_access_validate,
     quote_ident,
     quote_literal,
 )
-from pg_scram import pg_scram_verifier
+from pg_scram import pg_scram_matches, pg_scram_verifier
 
 PASSWORD = "a-long-lab-password-0123456789"
 ROLES = [
@@ -78,17 +81,63 @@ def test_roles_sql_creates_missing_and_aligns_attributes():
     assert 'ALTER ROLE "ai_readonly" SET default_transaction_read_only = on' in sql
     assert 'GRANT "pg_monitor" TO "monitoring"' in sql
     assert not any("old_reporting" in s for s in sql)  # absent roles are dropped later
-    passwords = [s for s in sql if " PASSWORD " in s]
-    assert len(passwords) == 2
-    assert all("'SCRAM-SHA-256$4096:" in s for s in passwords)
+    # PUBLIC cannot create temporary tables in the maintenance database either.
+    assert sql[0] == "REVOKE TEMPORARY ON DATABASE postgres FROM PUBLIC"
+    # Passwords are never part of the role DDL, which is logged and audited as usual.
+    assert not any("PASSWORD" in s or "SCRAM-SHA-256$" in s or PASSWORD in s for s in sql)
+
+
+def test_roles_sql_creates_only_missing_roles():
+    sql = pg_access_roles_sql(ROLES, {"migrator": None})
+    assert 'CREATE ROLE "migrator"' not in sql
+    assert 'CREATE ROLE "app"' in sql
+
+
+def test_password_statements_come_wrapped():
+    sql = pg_access_password_sql(ROLES, {})
+    quiet, *passwords, trail = sql
+    # The first statement, sent on its own, turns off every way statement text is logged
+    # or kept, for the rest of the transaction; no verifier is in it.
+    assert quiet == (
+        "SET LOCAL log_statement = 'none'; "
+        "SET LOCAL log_min_duration_statement = -1; "
+        "SET LOCAL log_min_duration_sample = -1; "
+        "SET LOCAL log_min_error_statement = 'panic'; "
+        "SET LOCAL pgaudit.log = 'none'; "
+        "SET LOCAL pg_stat_statements.track = 'none'; "
+        "SET LOCAL track_activities = off"
+    )
+    assert len(PASSWORD_SESSION_SETTINGS) == quiet.count("SET LOCAL")
+    assert "SCRAM" not in quiet
+    # Then one statement per password, each carrying only its verifier.
+    assert [s.split(" PASSWORD ")[0] for s in passwords] == [
+        'ALTER ROLE "migrator"',
+        'ALTER ROLE "app"',
+    ]
+    for statement in passwords:
+        verifier = statement.split(" PASSWORD ")[1]
+        assert verifier.startswith("'SCRAM-SHA-256$4096:") and verifier.endswith("'")
+        assert pg_scram_matches(PASSWORD, verifier.strip("'"))
+        assert ";" not in statement
+    # Last, a log line naming the roles, without any verifier.
+    assert trail == (
+        "DO $pgfleet$ BEGIN RAISE LOG 'postgresql_access: new password for role(s) "
+        "migrator, app'; END $pgfleet$"
+    )
     assert all(PASSWORD not in s for s in sql)
 
 
-def test_roles_sql_leaves_matching_passwords_alone():
+def test_password_sql_leaves_matching_passwords_alone():
     current = {"migrator": pg_scram_verifier(PASSWORD), "app": "md5" + "0" * 32}
-    sql = pg_access_roles_sql(ROLES, current)
-    assert 'CREATE ROLE "migrator"' not in sql
+    sql = pg_access_password_sql(ROLES, current)
     assert [s.split(" PASSWORD ")[0] for s in sql if " PASSWORD " in s] == ['ALTER ROLE "app"']
+    assert sql[0].startswith("SET LOCAL log_statement = 'none'")
+
+
+def test_password_sql_is_empty_when_every_password_matches():
+    verifier = pg_scram_verifier(PASSWORD)
+    assert pg_access_password_sql(ROLES, {"migrator": verifier, "app": verifier}) == []
+    assert pg_access_password_sql([{"name": "x", "login": False}], {}) == []
 
 
 def test_database_sql():
@@ -99,9 +148,11 @@ def test_database_sql():
         'ALTER DATABASE "learning" OWNER TO "migrator"',
         'REVOKE ALL ON DATABASE "learning" FROM PUBLIC',
         "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+        'ALTER DEFAULT PRIVILEGES FOR ROLE "migrator" REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC',
         'CREATE EXTENSION IF NOT EXISTS "vector"',
         'CREATE SCHEMA IF NOT EXISTS "app" AUTHORIZATION "migrator"',
         'REVOKE ALL ON SCHEMA "app" FROM PUBLIC',
+        'REVOKE EXECUTE ON ALL ROUTINES IN SCHEMA "app" FROM PUBLIC',
         'ALTER DATABASE "learning" SET max_parallel_maintenance_workers = 0',
         "ALTER DATABASE \"learning\" SET pgaudit.role = 'auditor'",
         "ALTER DATABASE \"learning\" SET statement_timeout = '30s'",
@@ -109,6 +160,9 @@ def test_database_sql():
         'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "app" TO "app"',
         'ALTER DEFAULT PRIVILEGES FOR ROLE "migrator" IN SCHEMA "app" GRANT SELECT, INSERT, '
         'UPDATE, DELETE ON TABLES TO "app"',
+        'GRANT EXECUTE ON ALL ROUTINES IN SCHEMA "app" TO "app"',
+        'ALTER DEFAULT PRIVILEGES FOR ROLE "migrator" IN SCHEMA "app" GRANT EXECUTE ON FUNCTIONS '
+        'TO "app"',
         'GRANT SELECT ON ALL TABLES IN SCHEMA "app" TO "analytics"',
         'ALTER DEFAULT PRIVILEGES FOR ROLE "migrator" IN SCHEMA "app" GRANT SELECT ON TABLES '
         'TO "analytics"',
@@ -125,10 +179,86 @@ def test_database_sql():
         "END $pgfleet$"
     )
     assert not any("ai_readonly" in s and ("INSERT" in s or "ALL TABLES" in s) for s in sql)
+    # EXECUTE goes to the readwrite role only; PUBLIC keeps none on the managed schemas.
+    assert [s for s in sql if "EXECUTE ON" in s and " TO " in s] == [
+        'GRANT EXECUTE ON ALL ROUTINES IN SCHEMA "app" TO "app"',
+        'ALTER DEFAULT PRIVILEGES FOR ROLE "migrator" IN SCHEMA "app" GRANT EXECUTE ON FUNCTIONS '
+        'TO "app"',
+    ]
     # Absent grants and absent roles lose everything, guarded by the role existing.
     for role in ("old_app", "old_reporting"):
         (revoke,) = [s for s in sql if f"rolname = '{role}'" in s]
         assert "REVOKE ALL ON DATABASE" in revoke and "REVOKE ALL ON TABLES" in revoke
+        assert "REVOKE ALL ON ALL ROUTINES IN SCHEMA" in revoke
+        assert "REVOKE ALL ON FUNCTIONS" in revoke
+
+
+def test_filters_exported():
+    assert sorted(FilterModule().filters()) == [
+        "pg_access_database_sql",
+        "pg_access_drop_sql",
+        "pg_access_password_sql",
+        "pg_access_roles_sql",
+        "pg_access_tables",
+        "pg_access_validate",
+        "pg_quote_literal",
+    ]
+
+
+@pytest.mark.parametrize(
+    "member_of",
+    [
+        ["pg_monitor"],
+        ["pg_read_all_settings", "pg_read_all_stats", "pg_stat_scan_tables"],
+        ["pg_use_reserved_connections"],
+        ["auditor"],  # a role the inventory declares
+    ],
+)
+def test_member_of_accepts_monitoring_and_declared_roles(member_of):
+    roles = [*ROLES[:3], {"name": "monitoring", "member_of": member_of}, *ROLES[4:]]
+    assert pg_access_validate(DATABASES, roles) is True
+    sql = pg_access_roles_sql(roles, {})
+    assert [s for s in sql if s.startswith("GRANT ")] == [
+        f'GRANT "{m}" TO "monitoring"' for m in member_of
+    ]
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        "postgres",
+        "pg_execute_server_program",
+        "pg_write_server_files",
+        "pg_read_server_files",
+        "pg_read_all_data",
+        "pg_write_all_data",
+        "pg_signal_backend",
+        "pg_checkpoint",
+        "pg_create_subscription",
+        "pg_database_owner",
+        "ghost",  # not declared
+        "old_reporting",  # declared, but absent
+    ],
+)
+def test_member_of_refuses_other_roles(member):
+    roles = [*ROLES[:3], {"name": "monitoring", "member_of": ["pg_monitor", member]}, *ROLES[4:]]
+    expected = (
+        rf"postgresql_access_roles\[3\]\.member_of\[1\]: '{member}' is not allowed; expected "
+        r"one of the predefined monitoring roles \(pg_monitor, .*\) or a role declared present "
+        r"in postgresql_access_roles"
+    )
+    for check in (
+        lambda: pg_access_validate(DATABASES, roles),
+        lambda: pg_access_roles_sql(roles, {}),
+    ):
+        with pytest.raises(AnsibleFilterError, match=expected):
+            check()
+
+
+def test_member_of_refuses_the_role_itself():
+    roles = [{"name": "app", "member_of": ["app"]}]
+    with pytest.raises(AnsibleFilterError, match=r"roles\[0\]\.member_of\[0\]: 'app' is the role"):
+        pg_access_validate([], roles)
 
 
 def test_database_sql_unknown_database():

@@ -3,7 +3,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from pg_files import file_state, stale_files
+from pg_files import FilterModule, file_state, stale_files
 
 FILES = [
     {"dest": "/etc/a.conf", "owner": "postgres", "mode": "0640"},
@@ -52,3 +52,8 @@ def test_stale(probed, stale):
 def test_mismatched_lengths():
     with pytest.raises(AnsibleFilterError, match="2 files but 1 checksums"):
         stale_files(FILES, {}, SHAS[:1])
+
+
+def test_only_stale_files_is_exported():
+    # file_state is the probe's notation, used by stale_files; no playbook needs it.
+    assert list(FilterModule().filters()) == ["stale_files"]

@@ -1,9 +1,9 @@
-"""LSN parsing, comparison, choosing the most advanced node, and the lag report."""
+"""LSN parsing and comparison, and the lag report."""
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from pg_lsn import pg_lsn_diff, pg_lsn_int, pg_lsn_max, pg_replication_report
+from pg_lsn import FilterModule, pg_lsn_diff, pg_lsn_int, pg_replication_report
 
 
 @pytest.mark.parametrize(
@@ -33,15 +33,12 @@ def test_diff_crosses_the_32_bit_boundary():
     assert pg_lsn_diff("0/3000060", "0/3000000") == 0x60
 
 
-def test_max_picks_the_most_advanced():
-    assert pg_lsn_max({"pg2": "0/5000000", "pg3": "0/A000000", "pg4": None}) == "pg3"
-    assert pg_lsn_max({"pg2": "1/0", "pg3": "0/FFFFFFFF"}) == "pg2"  # numeric, not text order
-    assert pg_lsn_max({"pg3": "0/10", "pg2": "0/10"}) == "pg2"  # ties: stable by name
-
-
-def test_max_without_positions():
-    with pytest.raises(AnsibleFilterError, match="no node reported"):
-        pg_lsn_max({"pg2": None})
+def test_filters_exported():
+    assert sorted(FilterModule().filters()) == [
+        "pg_lsn_diff",
+        "pg_lsn_int",
+        "pg_replication_report",
+    ]
 
 
 ROWS = [

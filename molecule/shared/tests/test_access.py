@@ -70,6 +70,7 @@ ALLOWED = [
     ("app", "UPDATE app.courses SET title = title WHERE title = 'verify'"),
     ("app", "DELETE FROM app.courses WHERE title = 'verify'"),
     ("app", 'SELECT count(*) FROM app."OptimizationLog"'),
+    ("app", "SELECT app.course_count()"),  # readwrite executes the schema's functions
     ("analytics", "SELECT count(*) FROM app.courses"),
     ("analytics", 'SELECT count(*) FROM app."OptimizationLog"'),
     (
@@ -108,10 +109,12 @@ FORBIDDEN = [
     ("ai_readonly", "CREATE TEMP TABLE ai_tmp (id int)", True, DENIED),
     ("ai_readonly", 'REINDEX INDEX app."OptimizationLog_queryEmbedding_hnsw"', True, DENIED),
     ("ai_readonly", 'DROP TABLE app."OptimizationLog"', True, DENIED),
+    ("ai_readonly", "SELECT app.course_count()", False, DENIED),  # created after the grants
     # Analytics: read-only by privileges.
     ("analytics", "INSERT INTO app.courses (title) VALUES ('x')", False, DENIED),
     ("analytics", "CREATE TABLE app.analytics_table (id int)", False, DENIED),
     ("analytics", "CREATE TEMP TABLE analytics_tmp (id int)", False, DENIED),
+    ("analytics", "SELECT app.course_count()", False, DENIED),
     # The application: data, not schema.
     ("app", "CREATE TABLE app.app_table (id int)", False, DENIED),
     ("app", "CREATE TABLE public.app_table (id int)", False, DENIED),
@@ -174,15 +177,35 @@ def test_catalog_baseline():
                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE n.nspname = 'app' AND c.relkind = 'r'
                    AND has_table_privilege('ai_readonly', c.oid, 'SELECT')) s),
-               (SELECT rolconnlimit FROM pg_roles WHERE rolname = 'ai_readonly')
+               (SELECT rolconnlimit FROM pg_roles WHERE rolname = 'ai_readonly'),
+               (SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid) FROM pg_proc p
+                 WHERE p.pronamespace = 'app'::regnamespace
+                   AND (has_function_privilege('public', p.oid, 'EXECUTE')
+                        OR has_function_privilege('ai_readonly', p.oid, 'EXECUTE'))),
+               to_regprocedure('app.course_count()') IS NOT NULL,
+               has_database_privilege('public', 'postgres', 'TEMP')
         """,
     )
-    superusers, public_grants, too_powerful, ai_tables, ai_limit = rows[0]
+    (
+        superusers,
+        public_grants,
+        too_powerful,
+        ai_tables,
+        ai_limit,
+        public_functions,
+        demo_function_exists,
+        public_temp_in_postgres,
+    ) = rows[0]
     assert superusers == 1
     assert public_grants == 0
     assert too_powerful is None
     assert ai_tables == ["OptimizationLog"]
     assert ai_limit == 10
+    # The demo's app.course_count() was created by the migrator after the grants: default
+    # privileges keep it (and every other function of app) from PUBLIC and the AI role.
+    assert demo_function_exists is True
+    assert public_functions is None
+    assert public_temp_in_postgres is False
 
 
 def test_default_privileges_cover_tables_created_later():
@@ -195,6 +218,33 @@ def test_default_privileges_cover_tables_created_later():
             run("ai_readonly", f"SELECT count(*) FROM app.{name}")
     finally:
         run("migrator", f"DROP TABLE app.{name}")
+
+
+def test_default_privileges_keep_functions_created_later_from_public():
+    name = f"later_{uuid.uuid4().hex[:8]}"
+    run("migrator", f"CREATE FUNCTION app.{name}() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+    try:
+        assert run("app", f"SELECT app.{name}()")[0][0] == 1
+        for role in ("ai_readonly", "analytics"):
+            with pytest.raises(DENIED):
+                run(role, f"SELECT app.{name}()")
+        assert run(
+            "migrator",
+            f"SELECT has_function_privilege('public', 'app.{name}()', 'EXECUTE'), "
+            f"has_function_privilege('monitoring', 'app.{name}()', 'EXECUTE')",
+        )[0] == (False, False)
+    finally:
+        run("migrator", f"DROP FUNCTION app.{name}()")
+
+
+def test_no_verifier_in_pg_stat_statements():
+    # The monitoring role reads every statement text kept by pg_stat_statements; the
+    # statements that set passwords are not tracked.
+    rows = run(
+        "monitoring",
+        "SELECT count(*) FROM pg_stat_statements WHERE strpos(query, 'SCRAM-SHA-256$') > 0",
+    )
+    assert rows[0][0] == 0
 
 
 def test_passwords_are_scram_verifiers():
