@@ -2,19 +2,35 @@
 
 The repository is an S3 bucket (Cloudflare R2 or any S3-compatible store). Everything the
 inventory says about it is checked here before any host changes, with messages that name
-the variable; the pgbackrest.conf lines are rendered here; and the status report turns
-``pgbackrest info --output=json`` and ``pg_stat_archiver`` into figures and problems.
+the variable; the pgbackrest.conf lines are rendered here; ``pgbackrest --output=json info``
+is read here, by pgbackrest_info only; a failed stanza-create is turned into the settings
+to check; and the status report turns the repository contents, ``pg_stat_archiver`` and
+``pg_stat_replication`` into figures and problems.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
-from collections.abc import Mapping
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+
+# Ansible loads each file of filter_plugins/ by its path, under a module name of its own,
+# and does not put the directory on sys.path. Adding it lets the files here import each
+# other as plain modules, the same way under Ansible and under pytest.
+_FILTER_PLUGINS = str(Path(__file__).resolve().parent)
+if _FILTER_PLUGINS not in sys.path:
+    sys.path.append(_FILTER_PLUGINS)
+
+import pg_advisories  # noqa: E402
+import pg_lsn  # noqa: E402
 
 R2_JURISDICTIONS = {"default": "", "eu": ".eu", "fedramp": ".fedramp"}
 _ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -170,6 +186,13 @@ def pgbackrest_conf_lines(
     return lines
 
 
+# --- pgbackrest info -------------------------------------------------------------------------
+
+_RC_TIMEOUT = 124  # the exit code of timeout(1) when the command ran out of time
+_SAID_LINES = 4  # lines of a command's output quoted in an error
+_SAID_CHARS = 300  # and at most this many characters of them
+
+
 def _utc(epoch: float | None) -> str | None:
     return (
         dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ") if epoch else None
@@ -177,17 +200,194 @@ def _utc(epoch: float | None) -> str | None:
 
 
 def _backup_row(backup: Mapping[str, Any]) -> dict[str, Any]:
-    info = backup.get("info", {})
-    stop = backup.get("timestamp", {}).get("stop")
+    info = backup.get("info") or {}
+    stop = (backup.get("timestamp") or {}).get("stop")
     return {
         "label": backup.get("label"),
         "type": backup.get("type"),
         "stop": stop,
         "stop_utc": _utc(stop),
         "size": info.get("size"),
-        "repo_size": info.get("repository", {}).get("delta"),
+        "repo_size": (info.get("repository") or {}).get("delta"),
         "error": bool(backup.get("error", False)),
     }
+
+
+def _lines(text: Any) -> list[str]:
+    """Non-empty, stripped lines of a text or a list of lines."""
+    if text is None:
+        return []
+    if isinstance(text, str):
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    if isinstance(text, Sequence):
+        return [str(line).strip() for line in text if str(line).strip()]
+    return [str(text).strip()] if str(text).strip() else []
+
+
+def _said(text: Any) -> str:
+    said = " / ".join(_lines(text)[:_SAID_LINES])
+    return said if len(said) <= _SAID_CHARS else said[: _SAID_CHARS - 3] + "..."
+
+
+def _not_ok(error: str) -> dict[str, Any]:
+    return {
+        "ok": False,
+        "stanza": None,
+        "status_code": None,
+        "status_message": None,
+        "backups": [],
+        "last_full": None,
+        "last_diff": None,
+        "last_incr": None,
+        "has_backup": False,
+        "repo_size": 0,
+        "wal_archive": None,
+        "error": error,
+    }
+
+
+def _stanzas(stdout: Any, name: str) -> list[Mapping[str, Any]] | None:
+    """The list of stanzas in pgbackrest info output; None when there is no output at all."""
+    if stdout is None or (isinstance(stdout, str) and not stdout.strip()):
+        return None
+    data = stdout
+    if isinstance(stdout, str):
+        try:
+            data = json.loads(stdout)
+        except ValueError as err:
+            _fail(
+                name,
+                f"the output is not JSON ({err}); it starts with {stdout.strip()[:80]!r}. "
+                "Expected the output of pgbackrest --output=json info",
+            )
+    if not isinstance(data, list) or not all(isinstance(s, Mapping) for s in data):
+        _fail(name, f"expected a JSON list of stanzas, got {type(data).__name__}")
+    return data
+
+
+def _stanza_info(stanza: Mapping[str, Any]) -> dict[str, Any]:
+    status = stanza.get("status") or {}
+    code = status.get("code")
+    message = status.get("message")
+    # With an unreachable or unreadable repository the stanza only says "other"; the
+    # repository's own status carries pgBackRest's error.
+    details = [
+        f"repo{repo.get('key')}: {repo['status'].get('message')}"
+        for repo in stanza.get("repo") or []
+        if isinstance(repo, Mapping)
+        and isinstance(repo.get("status"), Mapping)
+        and repo["status"].get("code") not in (0, None)
+        and repo["status"].get("message") not in (None, message)
+    ]
+    if details:
+        message = f"{message} ({'; '.join(details)})"
+    good = [
+        _backup_row(b)
+        for b in stanza.get("backup") or []
+        if isinstance(b, Mapping) and not b.get("error")
+    ]
+    last = {}
+    for kind in ("full", "diff", "incr"):
+        rows = [b for b in good if b["type"] == kind]
+        last[kind] = rows[-1] if rows else None
+    archives = [a for a in stanza.get("archive") or [] if isinstance(a, Mapping)]
+    return {
+        "ok": True,
+        "stanza": stanza.get("name"),
+        "status_code": code,
+        "status_message": message,
+        "backups": good,
+        "last_full": last["full"],
+        "last_diff": last["diff"],
+        "last_incr": last["incr"],
+        "has_backup": bool(good),
+        "repo_size": sum(b["repo_size"] or 0 for b in good),
+        "wal_archive": (
+            {"min": archives[-1].get("min"), "max": archives[-1].get("max")} if archives else None
+        ),
+        "error": None,
+    }
+
+
+def pgbackrest_info(
+    stdout: Any, rc: Any = 0, name: str = "pgbackrest info", stderr: Any = ""
+) -> dict[str, Any]:
+    """Read ``pgbackrest --output=json info`` into one normalized dict for the first stanza.
+
+    stdout: the command's output (text or already-parsed JSON), or the whole registered
+    result of the command task (then its stdout, stderr and rc are used, not the rc and
+    stderr arguments).
+    An unreachable repository (non-zero exit, no output) or a task that did not run gives
+    ok false with the reason in error; only output that is not JSON after a zero exit
+    raises, naming `name`.
+    """
+    if isinstance(stdout, Mapping):
+        result = stdout
+        if result.get("skipped"):
+            return _not_ok(f"{name} did not run (skipped)")
+        stdout = result.get("stdout")
+        rc = result.get("rc")
+        stderr = result.get("stderr") or result.get("msg") or ""
+    if rc is None:
+        detail = _said(stderr)
+        return _not_ok(f"{name} did not run" + (f": {detail}" if detail else ""))
+    if isinstance(rc, bool) or not isinstance(rc, int | str) or not str(rc).lstrip("-").isdigit():
+        _fail(name, f"{rc!r} is not an exit code")
+    rc = int(rc)
+    if rc != 0:
+        detail = _said(stderr) or (_said(stdout) if isinstance(stdout, str) else "")
+        timed_out = " (timed out)" if rc == _RC_TIMEOUT else ""
+        return _not_ok(f"{name} exited with {rc}{timed_out}" + (f": {detail}" if detail else ""))
+    stanzas = _stanzas(stdout, name)
+    if stanzas is None:
+        return _not_ok(f"{name} printed nothing")
+    if not stanzas:
+        return _not_ok(f"{name} returned no stanza")
+    return _stanza_info(stanzas[0])
+
+
+# --- stanza-create failures ------------------------------------------------------------------
+
+# What pgBackRest (or the store through it) says, and the setting to check. Case-sensitive,
+# as pgBackRest and S3 spell them. pgBackRest reports a refused request as "HTTP request
+# failed with 403 (Forbidden)", followed by the store's error code when the response has
+# a body (a HEAD request's has none).
+GATE_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"HTTP 403|failed with 403|InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied"
+        ),
+        "Check pgbackrest_s3_key and pgbackrest_s3_key_secret (the store refused them).",
+    ),
+    (
+        re.compile(r"NoSuchBucket|HTTP 404|failed with 404"),
+        "Check pgbackrest_bucket: the bucket does not exist.",
+    ),
+    (
+        re.compile(r"unable to connect|unable to get address|TLS|certificate|timeout"),
+        "Check pgbackrest_s3_endpoint and pgbackrest_s3_ca_file (unreachable, or its "
+        "certificate does not verify).",
+    ),
+    (
+        re.compile(r"cipher|decrypt|ciphertext|backup\.info|archive\.info"),
+        "Check pgbackrest_cipher_pass: the repository exists with another passphrase; "
+        "pgBackRest will not make a second repository over it. Use the passphrase it was "
+        "created with.",
+    ),
+)
+
+
+def pgbackrest_gate_hints(output: Any) -> list[str]:
+    """The settings to check after a failed stanza-create, as sentences, from its output.
+
+    output: the text pgBackRest printed, or a list of its lines. Several classes can
+    match; output that matches none gives an empty list.
+    """
+    text = " ".join(_lines(output))
+    return [hint for pattern, hint in GATE_HINTS if pattern.search(text)]
+
+
+# --- status ----------------------------------------------------------------------------------
 
 
 def pgbackrest_status(
@@ -198,60 +398,51 @@ def pgbackrest_status(
     max_backup_age_h: float = 26,
     max_archive_age_min: float = 15,
 ) -> dict[str, Any]:
-    """Turn pgbackrest info JSON (list of stanzas) and a pg_stat_archiver row into a report.
+    """Turn the result of pgbackrest_info and a pg_stat_archiver row into a report.
 
     archiver: {failed_count, last_failed_wal, last_failed_time (epoch), last_archived_wal,
     last_archived_time (epoch), archived_count} or None when the database was unreachable.
     Returns figures and a list of problems; an empty list means healthy.
     """
-    if isinstance(info, str):
-        _fail("pgbackrest info", "expected parsed JSON, not text")
-    stanzas = info if isinstance(info, list) else []
+    if not isinstance(info, Mapping) or "ok" not in info:
+        _fail(
+            "pgbackrest_status",
+            "expected the result of pgbackrest_info, not the raw pgbackrest info output",
+        )
     problems: list[str] = []
     report: dict[str, Any] = {
-        "stanza": None,
-        "backups": [],
-        "last_full": None,
-        "last_diff": None,
-        "last_incr": None,
-        "repo_size": 0,
-        "wal_archive": None,
+        "stanza": info.get("stanza"),
+        "backups": list(info.get("backups") or []),
+        "last_full": info.get("last_full"),
+        "last_diff": info.get("last_diff"),
+        "last_incr": info.get("last_incr"),
+        "repo_size": info.get("repo_size") or 0,
+        "wal_archive": info.get("wal_archive"),
         "last_backup_age_h": None,
         "last_full_age_h": None,
         "archiver": None,
         "last_archived_age_min": None,
         "problems": problems,
     }
-    if not stanzas:
-        problems.append("pgbackrest info returned no stanza (repository unreachable or empty)")
+    if not info["ok"]:
+        problems.append(f"the repository could not be read: {info.get('error')}")
     else:
-        _repository(stanzas[0], report, now, max_full_age_h, max_backup_age_h)
-    _archiver(archiver, report, now, max_archive_age_min)
+        _repository(info, report, float(now), max_full_age_h, max_backup_age_h)
+    _archiver(archiver, report, float(now), max_archive_age_min)
     return report
 
 
 def _repository(
-    stanza: Mapping[str, Any],
+    info: Mapping[str, Any],
     report: dict[str, Any],
     now: float,
     max_full_age_h: float,
     max_backup_age_h: float,
 ) -> None:
     problems = report["problems"]
-    report["stanza"] = stanza.get("name")
-    status = stanza.get("status", {})
-    if status.get("code", 0) != 0:
-        problems.append(f"stanza status {status.get('code')}: {status.get('message')}")
-    good = [_backup_row(b) for b in stanza.get("backup", []) if not b.get("error")]
-    report["backups"] = good
-    for kind, label in (("full", "last_full"), ("diff", "last_diff"), ("incr", "last_incr")):
-        rows = [b for b in good if b["type"] == kind]
-        report[label] = rows[-1] if rows else None
-    report["repo_size"] = sum(b["repo_size"] or 0 for b in good)
-    archives = stanza.get("archive", [])
-    report["wal_archive"] = (
-        {"min": archives[-1].get("min"), "max": archives[-1].get("max")} if archives else None
-    )
+    if info.get("status_code", 0) != 0:
+        problems.append(f"stanza status {info.get('status_code')}: {info.get('status_message')}")
+    good = report["backups"]
     last_good = max((b["stop"] for b in good if b["stop"]), default=None)
     last_full = report["last_full"]["stop"] if report["last_full"] else None
     report["last_backup_age_h"] = round((now - last_good) / 3600, 2) if last_good else None
@@ -291,6 +482,144 @@ def _archiver(
             )
 
 
+# --- the status report -----------------------------------------------------------------------
+
+# The thresholds the report reads, and how each is read.
+STATUS_THRESHOLDS: dict[str, Any] = {
+    "max_full_age_hours": float,
+    "max_backup_age_hours": float,
+    "max_archive_age_minutes": float,
+    "max_lag_bytes": lambda value: int(float(value)),
+    "max_lag_seconds": float,
+}
+
+
+def _thresholds(thresholds: Any, name: str) -> dict[str, Any]:
+    if not isinstance(thresholds, Mapping):
+        _fail(name, f"expected a mapping with the keys {', '.join(STATUS_THRESHOLDS)}")
+    read: dict[str, Any] = {}
+    for key, kind in STATUS_THRESHOLDS.items():
+        value = thresholds.get(key)
+        if value is None or isinstance(value, bool):
+            _fail(f"{name}.{key}", f"is missing or not a number ({value!r})")
+        try:
+            read[key] = kind(value)
+        except (TypeError, ValueError):
+            _fail(f"{name}.{key}", f"{value!r} is not a number")
+    return read
+
+
+def _query_row(result: Any) -> Mapping[str, Any] | None:
+    """The first row of a registered postgresql_query result; None when the query failed."""
+    if not isinstance(result, Mapping):
+        return None
+    rows = result.get("query_result")
+    if not isinstance(rows, Sequence) or isinstance(rows, str) or not rows:
+        return None
+    return rows[0] if isinstance(rows[0], Mapping) else None
+
+
+def _json_value(value: Any, where: str) -> Any:
+    """A json column as PostgreSQL's driver returns it: parsed, or still as text."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError as err:
+            _fail(where, f"{value[:80]!r} is not JSON ({err})")
+    return value
+
+
+def _jobs(jobs: Any) -> dict[str, str]:
+    """The 'last-<outcome>-<job> <epoch>' lines of the job state directory, as a mapping."""
+    if isinstance(jobs, Mapping):
+        lines = jobs.get("stdout_lines")
+        if lines is None:
+            lines = (jobs.get("stdout") or "").splitlines()
+    elif isinstance(jobs, str):
+        lines = jobs.splitlines()
+    else:
+        lines = list(jobs or [])
+    found: dict[str, str] = {}
+    for line in lines:
+        parts = str(line).split(None, 1)
+        if parts:
+            found[parts[0]] = parts[1].strip() if len(parts) > 1 else ""
+    return found
+
+
+def pgbackrest_status_report(
+    info: Any,
+    archiver: Any,
+    replication: Any,
+    jobs: Any,
+    host: str,
+    expected: Sequence[str],
+    thresholds: Mapping[str, Any],
+    now: float | None = None,
+    name: str = "postgresql_cluster.status",
+) -> dict[str, Any]:
+    """The whole status report of a primary, from the registered results of its probes.
+
+    info: result of ``pgbackrest --output=json info`` (stdout, stderr, rc).
+    archiver: result of the pg_stat_archiver query; its one row also holds the server
+    clock (now, epoch) and the Debian extension versions (extensions, a json object).
+    replication: result of the replication query; one row {current_lsn, rows (json list
+    of pg_stat_replication rows as pg_replication_report reads them)}.
+    jobs: result of listing the job state files ('last-success-diff 1700000000' lines).
+    expected: the replicas (application names) that should stream from this primary.
+    thresholds: {max_full_age_hours, max_backup_age_hours, max_archive_age_minutes,
+    max_lag_bytes, max_lag_seconds}; `name` names it in errors.
+    now: the time (epoch) used when the server clock could not be read; else the
+    controller's clock.
+    A query that failed or did not run becomes a problem, never an error.
+    """
+    limits = _thresholds(thresholds, name)
+    if not isinstance(info, Mapping):
+        _fail("pgbackrest_status_report", "info: expected the registered pgbackrest info result")
+    parsed = pgbackrest_info(info)
+    row = _query_row(archiver)
+    archiver_row = {k: v for k, v in row.items() if k not in ("now", "extensions")} if row else None
+    clock = row.get("now") if row else None
+    if clock is None:
+        clock = now if now is not None else time.time()
+    extensions = _json_value(row.get("extensions"), "extensions") if row else None
+    report = pgbackrest_status(
+        parsed,
+        archiver_row,
+        clock,
+        max_full_age_h=limits["max_full_age_hours"],
+        max_backup_age_h=limits["max_backup_age_hours"],
+        max_archive_age_min=limits["max_archive_age_minutes"],
+    )
+    replication_row = _query_row(replication)
+    if replication_row is None:
+        streaming = {"replicas": {}, "problems": ["replication state could not be read"]}
+    else:
+        streaming = pg_lsn.pg_replication_report(
+            _json_value(replication_row.get("rows"), "rows") or [],
+            replication_row.get("current_lsn"),
+            expected=list(expected or []),
+            max_lag_bytes=limits["max_lag_bytes"],
+            max_lag_seconds=limits["max_lag_seconds"],
+        )
+    advisories = pg_advisories.pg_extension_advisories(extensions or {})
+    rc = info.get("rc")
+    info_error = ""
+    if rc != 0:
+        info_error = str(info.get("stderr") or "").strip() or (parsed["error"] or "")
+    report.update(
+        {
+            "host": host,
+            "replication": streaming,
+            "problems": report["problems"] + streaming["problems"],
+            "jobs": _jobs(jobs),
+            "advisories": [a["id"] for a in advisories],
+            "info_error": info_error,
+        }
+    )
+    return report
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -298,5 +627,8 @@ class FilterModule:
             "pgbackrest_repo_check": pgbackrest_repo_check,
             "pgbackrest_queue_max": pgbackrest_queue_max,
             "pgbackrest_conf_lines": pgbackrest_conf_lines,
+            "pgbackrest_info": pgbackrest_info,
+            "pgbackrest_gate_hints": pgbackrest_gate_hints,
             "pgbackrest_status": pgbackrest_status,
+            "pgbackrest_status_report": pgbackrest_status_report,
         }
