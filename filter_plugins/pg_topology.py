@@ -8,10 +8,29 @@ re-seed or overwrite a live primary: that is for the operator (or the failover p
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+
+_SLOT_INVALID = re.compile(r"[^a-z0-9_]")
+
+
+def pg_slot_name(host: Any, name: str = "inventory_hostname") -> str:
+    """The physical replication slot (and application_name) of a host: its inventory name,
+    lowercased, with every character PostgreSQL does not allow in a slot name as '_'."""
+    if not isinstance(host, str) or not host:
+        raise AnsibleFilterError(
+            f"{name}: {host!r} is not a host name; expected a non-empty string"
+        )
+    slot = _SLOT_INVALID.sub("_", host.lower())
+    if len(slot) > 63:
+        raise AnsibleFilterError(
+            f"{name}: {host!r} gives a slot name longer than 63 characters; use a shorter "
+            "inventory name"
+        )
+    return slot
 
 
 def _describe(name: str, node: Mapping[str, Any]) -> str:
@@ -30,7 +49,8 @@ def pg_topology(
 
     nodes: host -> {running, data, in_recovery, system_identifier, timeline, lsn,
     upstream}. primary: the inventory's primary.
-    Returns {ok, live_primary, fresh, problems, summary}.
+    Returns {ok, live_primary, primary, fresh, writable, problems, summary}; primary is the
+    live primary, or the inventory's bootstrap choice when no node is writable.
     """
     if not isinstance(nodes, Mapping) or primary not in nodes:
         raise AnsibleFilterError(f"topology: no probe result for the inventory primary {primary!r}")
@@ -72,6 +92,7 @@ def pg_topology(
     return {
         "ok": not problems,
         "live_primary": live_primary,
+        "primary": live_primary or primary,
         "fresh": fresh,
         "writable": writable,
         "problems": problems,
@@ -81,4 +102,4 @@ def pg_topology(
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"pg_topology": pg_topology}
+        return {"pg_topology": pg_topology, "pg_slot_name": pg_slot_name}

@@ -1,8 +1,10 @@
 """Bad inventory values stop site.yml before any change, with a message naming the variable.
 
-Each case runs the real site.yml in check mode with only the validation tags against a
-local stand-in host (RELIABILITY.md, inputs). The valid baseline must pass, so a broken
-harness cannot make every case look "refused".
+Each case runs the real site.yml, in its real play order and in check mode, against a
+local stand-in host. A bad value must stop the first play (inputs and live topology):
+no play that changes a host may start, and no Python traceback may stand in for a
+message. The valid baseline runs the same plays as a preflight (the first play only), so
+a broken harness cannot make every case look "refused".
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = Path(__file__).with_name("inventory.yml")
 
 
+CHANGING_PLAYS = ("PLAY [PostgreSQL | Primary]", "PLAY [PostgreSQL | Replicas]")
+
+
 def run_site(extra_vars: dict) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
@@ -28,8 +33,6 @@ def run_site(extra_vars: dict) -> subprocess.CompletedProcess[str]:
             str(INVENTORY),
             str(ROOT / "site.yml"),
             "--check",
-            "--tags",
-            "validate",
             "-e",
             json.dumps(extra_vars),
         ],
@@ -42,8 +45,15 @@ def run_site(extra_vars: dict) -> subprocess.CompletedProcess[str]:
 
 
 def test_valid_inputs_pass():
-    result = run_site({"postgresql_server_idle_in_transaction_session_timeout": "30s"})
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_site(
+        {
+            "postgresql_server_idle_in_transaction_session_timeout": "30s",
+            "postgresql_topology_preflight_only": True,
+        }
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "TASK [postgresql_topology : Topology | What is live]" in output, output
 
 
 BAD = [
@@ -58,9 +68,64 @@ BAD = [
         id="fractional-duration",
     ),
     pytest.param(
-        {"postgresql_server_port": "five-four-three-two"},
-        ["postgresql_server_port", "int"],
+        {"postgresql_cluster_port": "five-four-three-two"},
+        ["postgresql_cluster_port", "int"],
         id="port-not-int",
+    ),
+    pytest.param(
+        {"postgresql_cluster_port": 70000},
+        ["postgresql_cluster_port", "1024 to 65535", "70000"],
+        id="port-out-of-range",
+    ),
+    pytest.param(
+        {"postgresql_cluster_name": "Main cluster"},
+        ["postgresql_cluster_name", "lowercase letters"],
+        id="cluster-name-with-space",
+    ),
+    pytest.param(
+        {"postgresql_server_port": 5433},
+        ["postgresql_server_port was renamed to postgresql_cluster_port"],
+        id="renamed-variable",
+    ),
+    pytest.param(
+        {"postgresql_server_settings": {"archive_timeout": "1min"}},
+        ["postgresql_server_settings['archive_timeout']", "pgbackrest_archive_timeout"],
+        id="setting-owned-by-another-drop-in",
+    ),
+    pytest.param(
+        {"postgresql_server_settings": {"primary_conninfo": "host=evil"}},
+        ["postgresql_server_settings['primary_conninfo']", "postgresql_replica"],
+        id="setting-owned-by-the-replica-drop-in",
+    ),
+    pytest.param(
+        {"postgresql_server_settings": {"log_connections": False}},
+        ["postgresql_server_settings['log_connections']", "security baseline"],
+        id="baseline-log-connections",
+    ),
+    pytest.param(
+        {"postgresql_server_settings": {"include_dir": "/tmp"}},
+        ["postgresql_server_settings['include_dir']", "security baseline"],
+        id="baseline-include",
+    ),
+    pytest.param(
+        {"postgresql_server_settings": {"ssl_max_protocol_version": "TLSv1.2"}},
+        ["postgresql_server_settings['ssl_max_protocol_version']", "security baseline"],
+        id="baseline-ssl-max-protocol",
+    ),
+    pytest.param(
+        {"postgresql_server_settings": {"pgaudit.log": "none"}},
+        ["postgresql_server_settings['pgaudit.log']", "security baseline"],
+        id="baseline-pgaudit-log",
+    ),
+    pytest.param(
+        {"postgresql_server_pgaudit_log": ["none"]},
+        ["postgresql_server_pgaudit_log", "none"],
+        id="pgaudit-none",
+    ),
+    pytest.param(
+        {"postgresql_server_pgaudit_log": ["read"]},
+        ["postgresql_server_pgaudit_log must include ddl, role and write"],
+        id="pgaudit-without-ddl-role-write",
     ),
     pytest.param(
         {"postgresql_server_storage": "nvme"},
@@ -74,7 +139,7 @@ BAD = [
     ),
     pytest.param(
         {"postgresql_server_settings": {"ssl": False}},
-        ["postgresql_server_settings must not set"],
+        ["postgresql_server_settings['ssl']", "security baseline"],
         id="setting-overrides-baseline",
     ),
     pytest.param(
@@ -129,6 +194,11 @@ BAD = [
         id="short-password",
     ),
     pytest.param(
+        {"postgresql_access_roles": [{"name": "app", "member_of": ["postgres"]}]},
+        ["postgresql_access_roles[0].member_of[0]", "'postgres' is not allowed", "pg_monitor"],
+        id="member-of-superuser",
+    ),
+    pytest.param(
         {"pgbackrest_cipher_pass": "too-short-passphrase"},
         ["pgbackrest_cipher_pass", "at least 32 characters"],
         id="short-repository-passphrase",
@@ -179,3 +249,7 @@ def test_bad_input_is_refused_naming_the_variable(extra_vars, expected):
     assert result.returncode != 0, output
     for text in expected:
         assert text in output, f"{text!r} not in output:\n{output}"
+    # Stopped in the first play, before any play that changes a host, with a message.
+    for play in CHANGING_PLAYS:
+        assert play not in output, f"{play} started:\n{output}"
+    assert "Traceback" not in output, output

@@ -82,3 +82,28 @@ def test_primary_without_data_while_others_have_it():
 def test_unknown_primary():
     with pytest.raises(AnsibleFilterError, match="no probe result"):
         pg_topology({"pg2": node()}, "pg1")
+
+
+@pytest.mark.parametrize(
+    ("host", "slot"),
+    [("pg1", "pg1"), ("PG-2.example.com", "pg_2_example_com"), ("db_3", "db_3")],
+)
+def test_slot_name(host, slot):
+    from pg_topology import pg_slot_name
+
+    assert pg_slot_name(host) == slot
+
+
+@pytest.mark.parametrize("bad", ["", None, 3, "x" * 64])
+def test_slot_name_refuses(bad):
+    from pg_topology import pg_slot_name
+
+    with pytest.raises(AnsibleFilterError, match="inventory_hostname"):
+        pg_slot_name(bad)
+
+
+def test_primary_is_live_or_bootstrap_choice():
+    fresh = {h: {"running": False, "data": False} for h in ("pg1", "pg2")}
+    assert pg_topology(fresh, "pg1")["primary"] == "pg1"
+    live = {"pg1": node(recovery=True), "pg2": node()}
+    assert pg_topology(live, "pg1")["primary"] == "pg2"
