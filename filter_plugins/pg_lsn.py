@@ -37,11 +37,14 @@ def pg_replication_report(
     expected: Sequence[str] = (),
     max_lag_bytes: int = 64 * 1024**2,
     max_lag_seconds: float = 30.0,
+    slots: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Per-replica lag (bytes behind the primary's current LSN, replay lag in seconds).
 
     rows: pg_stat_replication as {name, state, sync_state, replay_lsn, replay_lag_s, ssl}.
     expected: replica names that should be streaming; missing ones are problems.
+    slots: the primary's physical slots as {name, active, wal_status, invalidation_reason};
+    a slot that no longer holds WAL for its replica (invalidated, or lost) is a problem.
     """
     problems: list[str] = []
     replicas: dict[str, Any] = {}
@@ -69,7 +72,21 @@ def pg_replication_report(
     for name in expected:
         if name not in replicas:
             problems.append(f"{name} is not connected to the primary")
-    return {"replicas": replicas, "problems": problems}
+    slot_states: dict[str, Any] = {}
+    for slot in slots or []:
+        name = slot.get("name") or "?"
+        slot_states[name] = {
+            "active": slot.get("active"),
+            "wal_status": slot.get("wal_status"),
+            "invalidation_reason": slot.get("invalidation_reason"),
+        }
+        if slot.get("invalidation_reason") or slot.get("wal_status") == "lost":
+            reason = slot.get("invalidation_reason") or "wal_status lost"
+            problems.append(
+                f"slot {name} was invalidated ({reason}): it keeps no WAL for its replica; "
+                "site.yml recreates it and the replica catches up from the archive"
+            )
+    return {"replicas": replicas, "slots": slot_states, "problems": problems}
 
 
 class FilterModule:

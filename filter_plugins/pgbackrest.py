@@ -564,7 +564,8 @@ def pgbackrest_status_report(
     archiver: result of the pg_stat_archiver query; its one row also holds the server
     clock (now, epoch) and the Debian extension versions (extensions, a json object).
     replication: result of the replication query; one row {current_lsn, rows (json list
-    of pg_stat_replication rows as pg_replication_report reads them)}.
+    of pg_stat_replication rows as pg_replication_report reads them), slots (json list of
+    the physical slots), pending_restart (json list of settings waiting for a restart)}.
     jobs: result of listing the job state files ('last-success-diff 1700000000' lines).
     expected: the replicas (application names) that should stream from this primary.
     thresholds: {max_full_age_hours, max_backup_age_hours, max_archive_age_minutes,
@@ -601,6 +602,7 @@ def pgbackrest_status_report(
             expected=list(expected or []),
             max_lag_bytes=limits["max_lag_bytes"],
             max_lag_seconds=limits["max_lag_seconds"],
+            slots=_json_value(replication_row.get("slots"), "slots") or [],
         )
     advisories = pg_advisories.pg_extension_advisories(extensions or {})
     rc = info.get("rc")
@@ -615,6 +617,11 @@ def pgbackrest_status_report(
             "jobs": _jobs(jobs),
             "advisories": [a["id"] for a in advisories],
             "info_error": info_error,
+            "pending_restart": (
+                _json_value(replication_row.get("pending_restart"), "pending_restart") or []
+                if replication_row
+                else []
+            ),
         }
     )
     return report

@@ -88,3 +88,35 @@ def test_report_healthy():
 def test_report_problems(rows, kwargs, problem):
     report = pg_replication_report(rows, "0/3000000", **kwargs)
     assert any(problem in p for p in report["problems"]), report["problems"]
+
+
+def test_replication_report_flags_invalidated_slots():
+    from pg_lsn import pg_replication_report
+
+    rows = [{"name": "pg2", "state": "streaming", "replay_lsn": "0/3000000", "ssl": True}]
+    slots = [
+        {"name": "pg2", "active": True, "wal_status": "reserved", "invalidation_reason": None},
+        {
+            "name": "pg3",
+            "active": True,
+            "wal_status": "unreserved",
+            "invalidation_reason": "wal_removed",
+        },
+        {"name": "pg4", "active": False, "wal_status": "lost", "invalidation_reason": None},
+    ]
+    report = pg_replication_report(rows, "0/3000000", expected=["pg2"], slots=slots)
+    assert report["slots"]["pg3"]["invalidation_reason"] == "wal_removed"
+    assert [p for p in report["problems"] if p.startswith("slot ")] == [
+        "slot pg3 was invalidated (wal_removed): it keeps no WAL for its replica; site.yml "
+        "recreates it and the replica catches up from the archive",
+        "slot pg4 was invalidated (wal_status lost): it keeps no WAL for its replica; site.yml "
+        "recreates it and the replica catches up from the archive",
+    ]
+
+
+def test_replication_report_healthy_slots_are_not_problems():
+    from pg_lsn import pg_replication_report
+
+    slots = [{"name": "pg2", "active": True, "wal_status": "reserved", "invalidation_reason": None}]
+    rows = [{"name": "pg2", "state": "streaming", "replay_lsn": "0/3000000", "ssl": True}]
+    assert pg_replication_report(rows, "0/3000000", expected=["pg2"], slots=slots)["problems"] == []

@@ -700,6 +700,7 @@ def test_report_healthy():
         "last_full",
         "last_full_age_h",
         "last_incr",
+        "pending_restart",
         "problems",
         "replication",
         "repo_size",
