@@ -18,6 +18,7 @@ import pytest
 from psycopg2 import errors
 
 HOST = os.environ.get("PGFLEET_HOST", "")
+PORT = int(os.environ.get("PGFLEET_PORT", "5432"))
 CA = os.environ.get("PGFLEET_CA", "")
 SECRETS = Path(os.environ.get("PGFLEET_SECRETS", "/nonexistent"))
 DB = "learning"
@@ -31,6 +32,7 @@ READ_ONLY = errors.ReadOnlySqlTransaction  # 25006
 def connect(role: str, dbname: str = DB):
     conn = psycopg2.connect(
         host=HOST,
+        port=PORT,
         dbname=dbname,
         user=role,
         password=(SECRETS / f"pg_{role}").read_text().strip(),
@@ -254,6 +256,7 @@ def test_passwords_are_scram_verifiers():
         with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
             psycopg2.connect(
                 host=HOST,
+        port=PORT,
                 dbname=DB,
                 user=role,
                 password="wrong-password-123456",
