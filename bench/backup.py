@@ -38,7 +38,6 @@ SSH = [
     "-o",
     "ControlPersist=120",
 ]
-PGDATA = "/var/lib/postgresql/17/main"
 
 
 def remote(host: str, command: str) -> str:
@@ -84,7 +83,9 @@ def main() -> None:
     def median(command: str) -> float:
         return statistics.median(timed(h, command) for _ in range(args.runs))
 
-    read = median(f"tar cf - -C {PGDATA} . | wc -c")
+    # The data directory of the cluster the lab runs (whatever its version and name).
+    pgdata = remote(h, "sudo -u postgres psql -Atc 'SHOW data_directory'").strip()
+    read = median(f"tar cf - -C {pgdata} . | wc -c")
     base = "sudo -u postgres pgbackrest --stanza=main --log-level-console=warn"
     raw = {}
     for n in range(1, cpus + 2):

@@ -6,11 +6,12 @@ of its own, that is a command run as any user. pg_cron_schedule accepts exactly 
 time fields Debian's cron reads (minute, hour, day of month, month, day of week), each
 value in range, and returns them joined by single spaces.
 
-Refused on purpose: the @-macros (@reboot runs only at boot, which is no backup schedule;
-the others have a five-field equivalent the message gives), a sixth field (in /etc/cron.d
-the sixth field is the user the job runs as), a range that goes backwards (cron would never
-run it), a step after a single value, and any character cron would not read as part of the
-time fields (control characters, non-breaking spaces, ...).
+Refused on purpose, although cron reads some of them: the @-macros (@reboot runs only at
+boot, which is no backup schedule; the message gives the five fields of the others), a
+sixth field (in /etc/cron.d the sixth field is the user the job runs as), a range written
+from the higher value (sat-sun), a step after a single value or a second step or range
+(5/10, */5/2, 1-2-3), a step larger than the field, and any character cron would not read
+as part of the time fields (control characters, non-breaking spaces, ...).
 """
 
 from __future__ import annotations
@@ -95,8 +96,8 @@ def _field(text: str, field: tuple[str, int, int, dict[str, int]], where: str) -
                 if _value(match.group("high"), field, where) < first:
                     _fail(
                         where,
-                        f"the {label} range {element!r} goes backwards, so cron would never "
-                        "run it; write the lower value first",
+                        f"the {label} range {element!r} goes backwards; write the lower value "
+                        "first (a list covers a wrap, for example 'fri-sat,sun')",
                     )
             elif step is not None:
                 _fail(
@@ -104,8 +105,8 @@ def _field(text: str, field: tuple[str, int, int, dict[str, int]], where: str) -
                     f"{element!r} in the {label} field: a step needs * or a range before it "
                     f"(for example '*/{step}' or '{match.group('low')}-{high}/{step}')",
                 )
-        if step is not None and not 1 <= int(step) <= high - low:
-            _fail(where, f"the {label} step in {element!r} must be from 1 to {high - low}")
+        if step is not None and not 1 <= int(step) <= high:
+            _fail(where, f"the {label} step in {element!r} must be from 1 to {high}")
 
 
 def pg_cron_schedule(value: Any, name: str = "schedule", optional: bool = False) -> str:
@@ -143,7 +144,8 @@ def pg_cron_schedule(value: Any, name: str = "schedule", optional: bool = False)
             if len(fields) > len(FIELDS)
             else ""
         )
-        _fail(name, f"{value!r} has {len(fields)} fields{extra}; {EXPECTED}")
+        count = f"{len(fields)} field" + ("s" if len(fields) > 1 else "")
+        _fail(name, f"{value!r} has {count}{extra}; {EXPECTED}")
     for text, field in zip(fields, FIELDS, strict=True):
         _field(text, field, name)
     return " ".join(fields)
