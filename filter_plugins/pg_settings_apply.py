@@ -18,6 +18,9 @@ NEEDS_RESTART = "setting could not be applied"
 
 
 def _rows(rows: Any, name: str) -> Sequence[Mapping[str, Any]]:
+    # community.postgresql's postgresql_query reports a query without rows as {}.
+    if rows is None or (isinstance(rows, Mapping) and not rows):
+        return []
     if (
         not isinstance(rows, Sequence)
         or isinstance(rows, str)

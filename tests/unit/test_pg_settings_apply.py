@@ -14,6 +14,9 @@ def row(name, error, context, problem=None):
     ("rows", "expected"),
     [
         ([], []),
+        # postgresql_query reports a query that returned no rows as {}.
+        ({}, []),
+        (None, []),
         ([row("shared_buffers", "setting could not be applied", "postmaster")], []),
         ([row("max_connections", "setting could not be applied", "postmaster")], []),
         (
@@ -48,7 +51,7 @@ def test_file_problems(rows, expected):
     assert pg_file_problems(rows) == expected
 
 
-@pytest.mark.parametrize("bad", ["text", [1, 2], None, {"a": 1}])
+@pytest.mark.parametrize("bad", ["text", [1, 2], {"a": 1}])
 def test_file_problems_rejects_non_rows(bad):
     with pytest.raises(AnsibleFilterError, match="pg_file_settings"):
         pg_file_problems(bad)
