@@ -84,11 +84,11 @@ def _value(token: str, field: tuple[str, int, int, dict[str, int]], where: str) 
 
 
 def _field(text: str, field: tuple[str, int, int, dict[str, int]], where: str) -> None:
-    label, low, high, _ = field
+    label, _low, high, _names = field
     for element in text.split(","):
         match = _ELEMENT.match(element)
         if not match:
-            _fail(where, f"{element!r} in the {label} field is not cron syntax; {SYNTAX}")
+            _fail(where, f"{element!r} in the {label} field {text!r} is not cron syntax; {SYNTAX}")
         step = match.group("step")
         if not match.group("star"):
             first = _value(match.group("low"), field, where)

@@ -1,14 +1,20 @@
-"""Decide whether a server certificate must be (re)issued, without a round trip.
+"""Server certificate names, and whether a certificate must be (re)issued.
 
-The role reads the installed certificate once and lets this filter, running on the
-controller, say what is wrong with it; only then are the key, the request and the
-signing tasks run. An empty string means the certificate is fine.
+pg_tls_names checks the subjectAltNames a certificate is to carry (DNS:<host name> or
+IP:<address>) before any host changes, so a wrong entry stops the run with a message
+naming the variable and the entry instead of a Python error deep in the TLS tasks.
+
+pg_tls_cert_problem: the role reads the installed certificate once and lets this filter,
+running on the controller, say what is wrong with it; only then are the key, the request
+and the signing tasks run. An empty string means the certificate is fine.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -19,6 +25,72 @@ try:
     from cryptography.x509.oid import ExtensionOID
 except ImportError:  # pragma: no cover - cryptography ships with the controller requirements
     x509 = None
+
+
+NAME_FORM = (
+    "expected 'DNS:<host name>' (or 'DNS:*.<domain>') or 'IP:<IPv4 or IPv6 address>', "
+    "for example 'DNS:db.example.com' or 'IP:203.0.113.10'"
+)
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"^(?:\*\.)?{_LABEL}(?:\.{_LABEL})*$")
+
+
+def _host_problem(host: str) -> str:
+    """Why host cannot be a DNS subjectAltName; '' when it can."""
+    if not host:
+        return "has no host name after 'DNS:'"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return f"is an IP address; write it as 'IP:{host}'"
+    if len(host) > 253 or not _HOST.match(host):
+        return "is not a host name (letters, digits and hyphens in dot-separated labels)"
+    labels = host.split(".")
+    if labels[0] == "*" and len(labels) < 3:
+        return "has a wildcard over a whole domain; a wildcard needs two labels after it"
+    if labels[-1].isdigit():
+        return "is not a host name (the last label is all digits)"
+    return ""
+
+
+def pg_tls_names(names: Any, name: str = "postgresql_server_tls_extra_names") -> list[str]:
+    """Check subjectAltNames given as 'DNS:<host name>' or 'IP:<address>'; return them.
+
+    None is an empty list. An error names `name` and the index of the wrong entry.
+    """
+    if names is None:
+        return []
+    if isinstance(names, str | bytes | Mapping) or not isinstance(names, list | tuple):
+        raise AnsibleFilterError(f"{name}: expected a list of names; {NAME_FORM}")
+    checked: list[str] = []
+    for index, entry in enumerate(names):
+        where = f"{name}[{index}]"
+        if not isinstance(entry, str):
+            raise AnsibleFilterError(f"{where}: {entry!r} is not a string; {NAME_FORM}")
+        kind, colon, value = entry.partition(":")
+        if not colon or kind not in ("DNS", "IP"):
+            raise AnsibleFilterError(
+                f"{where}: {entry!r} does not start with 'DNS:' or 'IP:' (upper case); {NAME_FORM}"
+            )
+        if kind == "IP":
+            try:
+                if "%" in value:
+                    raise ValueError("a zone index cannot be in a certificate")
+                ipaddress.ip_address(value)
+            except ValueError:
+                is_host = value and not _host_problem(value)
+                hint = f" (a host name goes after 'DNS:': 'DNS:{value}')" if is_host else ""
+                raise AnsibleFilterError(
+                    f"{where}: {entry!r} is not an IP address after 'IP:'{hint}; {NAME_FORM}"
+                ) from None
+        else:
+            problem = _host_problem(value)
+            if problem:
+                raise AnsibleFilterError(f"{where}: {entry!r} {problem}; {NAME_FORM}")
+        checked.append(entry)
+    return checked
 
 
 def _load(pem: str, what: str, name: str) -> Any:
@@ -38,10 +110,15 @@ def _names(cert: Any) -> set[str]:
     return names
 
 
-def _normalise(name: str) -> str:
-    kind, _, value = name.partition(":")
+def _normalise(entry: str, name: str) -> str:
+    kind, _, value = entry.partition(":")
     if kind == "IP":
-        return f"IP:{ipaddress.ip_address(value)}"
+        try:
+            return f"IP:{ipaddress.ip_address(value)}"
+        except ValueError:
+            raise AnsibleFilterError(
+                f"{name}: {entry!r} in names is not an IP address after 'IP:'; {NAME_FORM}"
+            ) from None
     return f"{kind}:{value}"
 
 
@@ -78,7 +155,7 @@ def pg_tls_cert_problem(
     left = cert.not_valid_after_utc - now
     if left < dt.timedelta(days=min_days):
         return f"expires in {max(left.days, 0)} days (renewed below {min_days})"
-    want = {_normalise(n) for n in names}
+    want = {_normalise(n, name) for n in names}
     have = _names(cert)
     if want != have:
         return f"names differ: has {sorted(have)}, needs {sorted(want)}"
@@ -87,4 +164,4 @@ def pg_tls_cert_problem(
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"pg_tls_cert_problem": pg_tls_cert_problem}
+        return {"pg_tls_cert_problem": pg_tls_cert_problem, "pg_tls_names": pg_tls_names}

@@ -239,6 +239,21 @@ BAD = [
         ["memtotal_mb", "256"],
         id="memory-too-small",
     ),
+    pytest.param(
+        {"pgbackrest_schedule_diff": "15 1 * * 1-6\n* * * * * root touch /tmp/injected"},
+        ["pgbackrest_schedule_diff: ", "contains a line break"],
+        id="schedule-newline-injection",
+    ),
+    pytest.param(
+        {"pgbackrest_schedule_full": "15 1 * * * 0"},
+        ["pgbackrest_schedule_full: ", "has 6 fields", "expected five cron fields"],
+        id="schedule-six-fields",
+    ),
+    pytest.param(
+        {"postgresql_server_tls_extra_names": ["IP:db.example.com"]},
+        ["postgresql_server_tls_extra_names[0]: ", "'IP:db.example.com'", "not an IP address"],
+        id="tls-extra-name-ip-not-address",
+    ),
 ]
 
 

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from pg_tls import pg_tls_cert_problem
+from pg_tls import FilterModule, pg_tls_cert_problem, pg_tls_names
 
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
 
@@ -111,3 +111,81 @@ def test_garbage_certificate():
         pg_tls_cert_problem(
             "-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----", _pem(CA), NAMES
         )
+
+
+def test_ip_name_that_is_not_an_address_is_an_error_naming_it():
+    cert = _server(CA_KEY, CA)
+    with pytest.raises(AnsibleFilterError, match=r"postgresql_server_tls: 'IP:db\.example\.com'"):
+        pg_tls_cert_problem(
+            _pem(cert),
+            _pem(CA),
+            [*NAMES, "IP:db.example.com"],
+            now=NOW,
+            name="postgresql_server_tls",
+        )
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        [],
+        ["DNS:db.example.com"],
+        ["DNS:pg1", "DNS:DB-1.Example.COM", "DNS:*.db.example.com"],
+        ["IP:203.0.113.10", "IP:10.0.0.5"],
+        ["IP:2001:db8::1", "IP:::1", "IP:2001:0db8:0000:0000:0000:0000:0000:0001"],
+        ["DNS:" + "a" * 63 + ".example.com"],
+        ["DNS:xn--bcher-kva.example"],
+    ],
+)
+def test_names_valid(names):
+    assert pg_tls_names(names) == names
+
+
+def test_names_none_is_empty():
+    assert pg_tls_names(None) == []
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (
+            ["IP:db.example.com"],
+            "[0]: 'IP:db.example.com' is not an IP address after 'IP:' (a host",
+        ),
+        (["DNS:pg1", "IP:10.0.0.300"], "[1]: 'IP:10.0.0.300' is not an IP address"),
+        (["IP:fe80::1%eth0"], "[0]: 'IP:fe80::1%eth0' is not an IP address"),
+        (["IP:"], "[0]: 'IP:' is not an IP address"),
+        (["IP: 10.0.0.5"], "is not an IP address"),
+        (["DNS:10.0.0.5"], "[0]: 'DNS:10.0.0.5' is an IP address; write it as 'IP:10.0.0.5'"),
+        (["DNS:2001:db8::1"], "is an IP address"),
+        (["DNS:"], "has no host name after 'DNS:'"),
+        (["DNS:db_1.example.com"], "is not a host name"),
+        (["DNS:-db.example.com"], "is not a host name"),
+        (["DNS:db..example.com"], "is not a host name"),
+        (["DNS:db.example.com."], "is not a host name"),
+        (["DNS:db example.com"], "is not a host name"),
+        (["DNS:" + "a" * 64 + ".example.com"], "is not a host name"),
+        (["DNS:" + ".".join(["abcdefghi"] * 26)], "is not a host name"),
+        (["DNS:x.123"], "the last label is all digits"),
+        (["DNS:*.com"], "a wildcard needs two labels after it"),
+        (["DNS:db*.example.com"], "is not a host name"),
+        (["DNS:*.*.example.com"], "is not a host name"),
+        (["dns:db.example.com"], "does not start with 'DNS:' or 'IP:'"),
+        (["db.example.com"], "[0]: 'db.example.com' does not start with 'DNS:' or 'IP:'"),
+        (["email:ops@example.com"], "does not start with 'DNS:' or 'IP:'"),
+        ([5], "[0]: 5 is not a string"),
+        ("DNS:db.example.com", ": expected a list of names"),
+        ({"DNS": "db.example.com"}, ": expected a list of names"),
+    ],
+)
+def test_names_invalid(names, message):
+    with pytest.raises(AnsibleFilterError) as err:
+        pg_tls_names(names, name="postgresql_server_tls_extra_names")
+    text = str(err.value)
+    assert text.startswith("postgresql_server_tls_extra_names"), text
+    assert message in text, text
+    assert "expected 'DNS:<host name>'" in text, text
+
+
+def test_names_exported():
+    assert FilterModule().filters()["pg_tls_names"] is pg_tls_names

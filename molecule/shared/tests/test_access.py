@@ -256,7 +256,7 @@ def test_passwords_are_scram_verifiers():
         with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
             psycopg2.connect(
                 host=HOST,
-        port=PORT,
+                port=PORT,
                 dbname=DB,
                 user=role,
                 password="wrong-password-123456",
