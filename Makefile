@@ -31,8 +31,8 @@ lab-down: setup
 lint: setup
 	yamllint -s .
 	ansible-lint --profile production
-	ruff check filter_plugins tests bench molecule
-	ruff format --check filter_plugins tests bench molecule
+	ruff check filter_plugins callback_plugins tests bench molecule
+	ruff format --check filter_plugins callback_plugins tests bench molecule
 
 unit: setup
 	pytest -q tests/unit

@@ -19,12 +19,9 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-try:
-    from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.x509.oid import ExtensionOID
-except ImportError:  # pragma: no cover - cryptography ships with the controller requirements
-    x509 = None
+# cryptography is imported by the functions that parse certificates, not here: Ansible
+# loads every filter file of filter_plugins/ in each task worker that uses any of them,
+# and importing cryptography there cost every such task a tenth of a second.
 
 
 NAME_FORM = (
@@ -94,6 +91,8 @@ def pg_tls_names(names: Any, name: str = "postgresql_server_tls_extra_names") ->
 
 
 def _load(pem: str, what: str, name: str) -> Any:
+    from cryptography import x509
+
     try:
         return x509.load_pem_x509_certificate(pem.encode())
     except (ValueError, TypeError) as exc:
@@ -101,6 +100,9 @@ def _load(pem: str, what: str, name: str) -> Any:
 
 
 def _names(cert: Any) -> set[str]:
+    from cryptography import x509
+    from cryptography.x509.oid import ExtensionOID
+
     try:
         san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
     except x509.ExtensionNotFound:
@@ -137,8 +139,12 @@ def pg_tls_cert_problem(
     names: the subjectAltNames it must carry, as 'DNS:x' / 'IP:x'.
     min_days: re-issue when fewer days than this remain.
     """
-    if x509 is None:  # pragma: no cover
-        raise AnsibleFilterError("pg_tls_cert_problem needs the Python cryptography library")
+    try:
+        from cryptography.exceptions import InvalidSignature
+    except ImportError:  # pragma: no cover - cryptography ships with the controller requirements
+        raise AnsibleFilterError(
+            "pg_tls_cert_problem needs the Python cryptography library"
+        ) from None
     if not isinstance(names, list) or not all(isinstance(n, str) and ":" in n for n in names):
         raise AnsibleFilterError(f"{name}: names must be a list like ['DNS:pg1', 'IP:10.0.0.5']")
     if not cert_pem or "BEGIN CERTIFICATE" not in cert_pem:
