@@ -4,6 +4,12 @@ Each host is probed (is PostgreSQL running, is it in recovery, its system identi
 timeline and WAL position, whom it streams from). This filter decides whether a play may
 go on, and says in plain words what it found when it may not. It never proposes to demote,
 re-seed or overwrite a live primary: that is for the operator (or the failover playbook).
+
+The switchover, failover and rejoin playbooks leave a record of the topology they made on
+every host they reach (the probe reads it as `record`): an epoch that only grows, the
+sanctioned primary and the fenced nodes. The record with the highest epoch wins over the
+inventory's primary, so site.yml with the inventory unchanged converges on the new
+topology, while a node promoted by hand (no record names it) is still refused.
 """
 
 from __future__ import annotations
@@ -33,6 +39,30 @@ def pg_slot_name(host: Any, name: str = "inventory_hostname") -> str:
     return slot
 
 
+def _record(nodes: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Any] | None, list[str]]:
+    """The newest topology record among the nodes, and the problems of disagreeing ones."""
+    best: dict[str, Any] | None = None
+    seen: dict[int, set[str]] = {}
+    for name in sorted(nodes):
+        rec = nodes[name].get("record")
+        if not isinstance(rec, Mapping):
+            continue
+        epoch, primary = rec.get("epoch"), rec.get("primary")
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or not isinstance(primary, str):
+            continue
+        seen.setdefault(epoch, set()).add(primary)
+        if best is None or epoch > best["epoch"]:
+            best = {**rec, "fenced": sorted(set(rec.get("fenced") or [])), "host": name}
+    problems = []
+    if best is not None and len(seen[best["epoch"]]) > 1:
+        problems.append(
+            f"the topology records disagree at epoch {best['epoch']}: they name "
+            f"{', '.join(sorted(seen[best['epoch']]))} as the primary. Nothing was changed; "
+            "check which node holds the newest data before running switchover.yml or rejoin.yml"
+        )
+    return best, problems
+
+
 def _describe(name: str, node: Mapping[str, Any]) -> str:
     if not node.get("running"):
         return f"{name} (down{', has data' if node.get('data') else ', no data'})"
@@ -48,25 +78,42 @@ def pg_topology(
     """Compare the probed nodes with the inventory.
 
     nodes: host -> {running, data, in_recovery, system_identifier, timeline, lsn,
-    upstream}. primary: the inventory's primary.
-    Returns {ok, live_primary, primary, fresh, writable, problems, summary}; primary is the
-    live primary, or the inventory's bootstrap choice when no node is writable.
+    upstream, record}. primary: the inventory's primary.
+    Returns {ok, live_primary, primary, sanctioned, record, fenced, fresh, writable,
+    old_timeline, problems, summary}; primary is the live primary, or else the sanctioned
+    one (the newest record's, or the inventory's bootstrap choice).
     """
     if not isinstance(nodes, Mapping) or primary not in nodes:
         raise AnsibleFilterError(f"topology: no probe result for the inventory primary {primary!r}")
     writable = sorted(n for n, s in nodes.items() if s.get("running") and not s.get("in_recovery"))
     with_data = sorted(n for n, s in nodes.items() if s.get("running") or s.get("data"))
-    problems: list[str] = []
     summary = ", ".join(_describe(n, nodes[n]) for n in sorted(nodes))
     fresh = not with_data
     live_primary = writable[0] if len(writable) == 1 else None
+    record, problems = _record(nodes)
+    sanctioned = record["primary"] if record else primary
+    fenced = [n for n in (record["fenced"] if record else []) if n in nodes]
+    if sanctioned not in nodes:
+        problems.append(
+            f"the topology record names {sanctioned} as the primary, but it is not in the "
+            "inventory's postgresql group. Nothing was changed"
+        )
+        sanctioned = primary
 
     if len(writable) > 1:
         problems.append(
             f"more than one writable node: {', '.join(writable)}. Two primaries must never run "
             "at once; stop and mask all but one before running this play"
         )
-    elif live_primary and live_primary != primary:
+    elif live_primary and live_primary != sanctioned and record:
+        problems.append(
+            f"{live_primary} is writable ({_describe(live_primary, nodes[live_primary])}), but "
+            f"the topology record (epoch {record['epoch']}, {record.get('event', 'recorded')} "
+            f"at {record.get('at', '?')}) names {sanctioned} as the primary. Nothing was "
+            "changed. A node promoted outside switchover.yml or failover.yml is never "
+            "accepted: stop it, or make it the primary with those playbooks"
+        )
+    elif live_primary and live_primary != sanctioned:
         problems.append(
             f"the inventory names {primary} as the primary, but {live_primary} is the live "
             f"primary ({_describe(live_primary, nodes[live_primary])}). Nothing was changed. "
@@ -74,13 +121,14 @@ def pg_topology(
             f"postgresql_replicas; it must be rejoined as a replica (pg_rewind or a fresh "
             "clone) before it runs again"
         )
-    elif not writable and not fresh and not nodes[primary].get("data"):
+    elif not writable and not fresh and not nodes[sanctioned].get("data"):
         problems.append(
-            f"no node is writable and the inventory primary {primary} has no data, while "
+            f"no node is writable and the {'sanctioned' if record else 'inventory'} primary "
+            f"{sanctioned} has no data, while "
             f"{', '.join(with_data)} do. Nothing was changed; check the inventory"
         )
 
-    reference = nodes.get(live_primary or primary, {}).get("system_identifier")
+    reference = nodes.get(live_primary or sanctioned, {}).get("system_identifier")
     for name in sorted(nodes):
         ident = nodes[name].get("system_identifier")
         if reference and ident and ident != reference:
@@ -89,10 +137,22 @@ def pg_topology(
                 f"is {reference}); it is never re-seeded automatically: stop it and move its "
                 "data directory away if it really is a stale copy"
             )
+    head = nodes.get(live_primary or "", {}).get("timeline")
+    old_timeline = sorted(
+        n
+        for n, s in nodes.items()
+        if s.get("running") and s.get("in_recovery") and head and (s.get("timeline") or head) < head
+    )
+    if fenced:
+        summary += f"; fenced: {', '.join(fenced)} (rejoin.yml brings a fenced node back)"
     return {
         "ok": not problems,
         "live_primary": live_primary,
-        "primary": live_primary or primary,
+        "primary": live_primary or sanctioned,
+        "sanctioned": sanctioned,
+        "record": record,
+        "fenced": fenced,
+        "old_timeline": old_timeline,
         "fresh": fresh,
         "writable": writable,
         "problems": problems,

@@ -107,3 +107,91 @@ def test_primary_is_live_or_bootstrap_choice():
     assert pg_topology(fresh, "pg1")["primary"] == "pg1"
     live = {"pg1": node(recovery=True), "pg2": node()}
     assert pg_topology(live, "pg1")["primary"] == "pg2"
+
+
+def rec(epoch, primary, fenced=(), event="failover"):
+    return {"epoch": epoch, "primary": primary, "fenced": list(fenced), "event": event, "at": "t"}
+
+
+def with_record(n, r):
+    return {**n, "record": r}
+
+
+def test_sanctioned_failover_is_accepted_with_the_inventory_unchanged():
+    r = rec(1, "pg2", fenced=["pg1"])
+    nodes = {
+        "pg1": node(running=False),
+        "pg2": with_record(node(tl=2, lsn="0/5000000"), r),
+        "pg3": with_record(node(recovery=True, tl=2), r),
+    }
+    result = pg_topology(nodes, "pg1")
+    assert result["ok"], result["problems"]
+    assert result["primary"] == "pg2" and result["sanctioned"] == "pg2"
+    assert result["fenced"] == ["pg1"]
+    assert "fenced: pg1" in result["summary"]
+
+
+def test_the_newest_record_wins():
+    old, new = rec(1, "pg2", fenced=["pg1"]), rec(2, "pg1", event="switchover")
+    nodes = {
+        "pg1": with_record(node(tl=3), new),
+        "pg2": with_record(node(recovery=True, tl=3), new),
+        "pg3": with_record(node(recovery=True, tl=3), old),  # was unreachable at the switchover
+    }
+    result = pg_topology(nodes, "pg1")
+    assert result["ok"], result["problems"]
+    assert result["record"]["epoch"] == 2 and result["fenced"] == []
+
+
+def test_hand_promotion_against_a_record_is_refused():
+    r = rec(1, "pg2", fenced=["pg1"])
+    nodes = {
+        "pg1": node(running=False),
+        "pg2": with_record(node(recovery=True, tl=2), r),
+        "pg3": with_record(node(tl=3), r),
+    }
+    result = pg_topology(nodes, "pg1")
+    assert not result["ok"]
+    assert "pg3 is writable" in result["problems"][0]
+    assert "names pg2 as the primary" in result["problems"][0]
+
+
+def test_fenced_old_primary_running_again_is_two_primaries():
+    r = rec(1, "pg2", fenced=["pg1"])
+    nodes = {"pg1": node(tl=1), "pg2": with_record(node(tl=2), r)}
+    result = pg_topology(nodes, "pg1")
+    assert not result["ok"] and "more than one writable node: pg1, pg2" in result["problems"][0]
+
+
+def test_records_that_disagree_at_one_epoch_stop_the_play():
+    nodes = {
+        "pg1": with_record(node(running=False), rec(2, "pg1")),
+        "pg2": with_record(node(recovery=True), rec(2, "pg3")),
+        "pg3": node(running=False),
+    }
+    result = pg_topology(nodes, "pg1")
+    assert not result["ok"] and "disagree at epoch 2" in result["problems"][0]
+
+
+def test_a_malformed_record_is_ignored():
+    nodes = {
+        "pg1": with_record(node(), {"epoch": "x"}),
+        "pg2": with_record(node(recovery=True), []),
+    }
+    assert pg_topology(nodes, "pg1")["ok"]
+
+
+def test_no_writable_node_boots_the_sanctioned_primary():
+    r = rec(1, "pg2", fenced=["pg1"])
+    nodes = {
+        "pg1": node(running=False),
+        "pg2": with_record(node(running=False), r),
+        "pg3": with_record(node(recovery=True, tl=2), r),
+    }
+    result = pg_topology(nodes, "pg1")
+    assert result["ok"] and result["primary"] == "pg2"
+
+
+def test_replica_left_on_an_old_timeline_is_named():
+    nodes = {"pg1": node(tl=3), "pg2": node(recovery=True, tl=3), "pg3": node(recovery=True, tl=2)}
+    assert pg_topology(nodes, "pg1")["old_timeline"] == ["pg3"]
