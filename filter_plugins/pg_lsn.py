@@ -31,6 +31,27 @@ def pg_lsn_diff(lsn: Any, other: Any, name: str = "lsn") -> int:
     return pg_lsn_int(lsn, name) - pg_lsn_int(other, name)
 
 
+def pg_history_last(history: Any, name: str = "history") -> dict[str, Any]:
+    """The last line of a timeline history file: the timeline the new one branched from
+    and the LSN where it did (the fork point of a promotion)."""
+    if not isinstance(history, str):
+        raise AnsibleFilterError(f"{name}: expected the text of a timeline history file")
+    last = None
+    for line in history.splitlines():
+        fields = line.split("\t") if "\t" in line else line.split()
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if len(fields) < 2 or not fields[0].strip().isdigit():
+            raise AnsibleFilterError(
+                f"{name}: {line!r} is not a history line; expected 'parentTLI<TAB>X/Y<TAB>reason'"
+            )
+        last = {"timeline": int(fields[0]), "lsn": fields[1].strip()}
+        pg_lsn_int(last["lsn"], name)
+    if last is None:
+        raise AnsibleFilterError(f"{name}: the history file has no timeline switch")
+    return last
+
+
 def pg_replication_report(
     rows: Sequence[Mapping[str, Any]],
     current_lsn: str,
@@ -94,5 +115,6 @@ class FilterModule:
         return {
             "pg_lsn_int": pg_lsn_int,
             "pg_lsn_diff": pg_lsn_diff,
+            "pg_history_last": pg_history_last,
             "pg_replication_report": pg_replication_report,
         }

@@ -35,6 +35,7 @@ def test_diff_crosses_the_32_bit_boundary():
 
 def test_filters_exported():
     assert sorted(FilterModule().filters()) == [
+        "pg_history_last",
         "pg_lsn_diff",
         "pg_lsn_int",
         "pg_replication_report",
@@ -120,3 +121,18 @@ def test_replication_report_healthy_slots_are_not_problems():
     slots = [{"name": "pg2", "active": True, "wal_status": "reserved", "invalidation_reason": None}]
     rows = [{"name": "pg2", "state": "streaming", "replay_lsn": "0/3000000", "ssl": True}]
     assert pg_replication_report(rows, "0/3000000", expected=["pg2"], slots=slots)["problems"] == []
+
+
+def test_history_last_is_the_fork_of_the_newest_timeline():
+    from pg_lsn import pg_history_last
+
+    text = "1\t0/3000148\tno recovery target specified\n\n2\t0/5000A0\tno recovery target specified\n"
+    assert pg_history_last(text) == {"timeline": 2, "lsn": "0/5000A0"}
+
+
+def test_history_last_refuses_garbage():
+    from pg_lsn import pg_history_last
+
+    for bad in ("", "# only a comment\n", "x\t0/1\n", "1\tnot-an-lsn\n", None):
+        with pytest.raises(AnsibleFilterError):
+            pg_history_last(bad)
