@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Commit numbered rows one by one and log each acknowledged id.
+
+The failover scenario and bench/failover.py run it on the controller against a
+multi-host connection string (target_session_attrs=read-write), so it follows the primary
+through a failover or a switchover the way an application driver would. An id is logged
+only after its COMMIT returned: every logged id must survive. An id whose COMMIT failed
+is never reused. Each log line: "<id> <unix time> <server address>".
+
+  writer.py --dsn DSN --log FILE [--table app.failover_probe] [--interval 0.05]
+            [--stop-file PATH] [--duration SECONDS]
+  writer.py --summarize FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import signal
+import sys
+import time
+
+_stop = False
+
+
+def _on_signal(_signum: int, _frame: object) -> None:
+    global _stop
+    _stop = True
+
+
+def gaps(log_path: str) -> dict:
+    """Summary of a writer log: counts and the largest gaps between acknowledgements."""
+    rows = []
+    with open(log_path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2:
+                rows.append((int(parts[0]), float(parts[1]), parts[2] if len(parts) > 2 else ""))
+    intervals = sorted(
+        ((b[1] - a[1], a[1], b[1]) for a, b in itertools.pairwise(rows)),
+        reverse=True,
+    )
+    return {
+        "acknowledged": len(rows),
+        "first": rows[0][0] if rows else None,
+        "last": rows[-1][0] if rows else None,
+        "servers": sorted({r[2] for r in rows}),
+        "max_gap_s": round(intervals[0][0], 3) if intervals else 0.0,
+        "gaps": [[round(a, 3), round(b, 3), round(s, 3)] for s, a, b in intervals[:5]],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dsn")
+    parser.add_argument("--log")
+    parser.add_argument("--table", default="app.failover_probe")
+    parser.add_argument("--interval", type=float, default=0.05)
+    parser.add_argument("--stop-file")
+    parser.add_argument("--duration", type=float, default=0)
+    parser.add_argument("--summarize", metavar="LOG")
+    args = parser.parse_args()
+    if args.summarize:
+        print(json.dumps(gaps(args.summarize)))
+        return 0
+    if not args.dsn or not args.log:
+        parser.error("--dsn and --log are required")
+
+    import psycopg2  # only the writing mode needs the driver
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    deadline = time.time() + args.duration if args.duration else None
+    next_id = 0
+    if os.path.exists(args.log):
+        with open(args.log) as f:
+            next_id = max((int(line.split()[0]) for line in f if line.strip()), default=0)
+    conn = None
+    with open(args.log, "a") as log:
+        while not _stop:
+            if args.stop_file and os.path.exists(args.stop_file):
+                break
+            if deadline and time.time() > deadline:
+                break
+            try:
+                if conn is None:
+                    conn = psycopg2.connect(args.dsn)
+                    with conn.cursor() as cur:
+                        cur.execute(
+                            f"CREATE TABLE IF NOT EXISTS {args.table} "
+                            "(id bigint PRIMARY KEY, at timestamptz DEFAULT clock_timestamp())"
+                        )
+                        cur.execute(f"SELECT coalesce(max(id), 0) FROM {args.table}")
+                        next_id = max(next_id, cur.fetchone()[0])
+                        cur.execute("SELECT host(inet_server_addr())")
+                        server = cur.fetchone()[0] or "local"
+                    conn.commit()
+                next_id += 1  # never reused, even when its COMMIT fails
+                with conn.cursor() as cur:
+                    cur.execute(f"INSERT INTO {args.table} (id) VALUES (%s)", (next_id,))
+                conn.commit()
+                log.write(f"{next_id} {time.time():.3f} {server}\n")
+                log.flush()
+                os.fsync(log.fileno())
+            except psycopg2.Error as exc:
+                print(f"{time.time():.3f} id {next_id}: {str(exc).strip()[:200]}", file=sys.stderr)
+                try:
+                    if conn is not None:
+                        conn.close()
+                except psycopg2.Error:
+                    pass
+                conn = None
+                time.sleep(0.05)
+                continue
+            time.sleep(args.interval)
+    if conn is not None:
+        conn.close()
+    print(json.dumps(gaps(args.log)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
