@@ -1,15 +1,22 @@
-"""Failover decisions that deserve unit tests: which standby to promote, and how much
-data a failover may have lost.
+"""Failover decisions that deserve unit tests: which standby to promote, how much data a
+failover may have lost, where a timeline ended and which timelines a repository holds.
 
 The most advanced survivor wins: a standby that received more WAL than the promoted one
 could not follow it (its WAL would be ahead of the new timeline's fork point), and every
 byte it has that the promoted one lacks would be lost.
+
+A promotion starts a new timeline and writes its history file: one line per ancestor
+timeline, 'parentTLI<TAB>switchpoint<TAB>reason'. The switch point of a node's timeline is
+where its history and the new primary's part; pg_rewind (rejoin.yml) discards what the
+node wrote after it. The highest timeline in the WAL repository is the newest history any
+node was promoted into.
 """
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +31,38 @@ if _FILTER_PLUGINS not in sys.path:
 
 from pg_lsn import pg_lsn_int  # noqa: E402
 
+# Repository names that carry a timeline (the first 8 hex digits): history files
+# (00000002.history) and WAL segments (000000020000000000000005), partial ones, .backup
+# labels, and pgBackRest's archived copies (…-<sha1>.gz, .zst, …), under any directory.
+_TIMELINE_FILE = re.compile(
+    r"^([0-9A-Fa-f]{8})(?:\.history|[0-9A-Fa-f]{16}(?:\.partial|\.[0-9A-Fa-f]{8}\.backup)?)"
+    r"(?:-[0-9A-Fa-f]{40})?(?:\.[A-Za-z0-9]+)?$"
+)
+
 
 def _lsn(value: Any, name: str) -> int | None:
     return None if value in (None, "") else pg_lsn_int(value, name)
+
+
+def _bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise AnsibleFilterError(
+            f"{name}: {value!r} is not a boolean; expected true or false (add | bool)"
+        )
+    return value
+
+
+def _timeline(value: Any, name: str) -> int | None:
+    """A timeline ID: a positive int, or its decimal digits (templating makes strings)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise AnsibleFilterError(
+            f"{name}: {value!r} is not a timeline; expected a positive integer, e.g. 2"
+        )
+    return value
 
 
 def pg_failover_choice(
@@ -37,13 +73,19 @@ def pg_failover_choice(
 ) -> dict[str, Any]:
     """Rank the standbys that survive the loss of `failed` and pick one.
 
-    nodes: host -> topology probe {running, in_recovery, timeline, receive_lsn, replay_lsn}.
+    nodes: host -> topology probe {running, in_recovery, timeline, receive_lsn, replay_lsn,
+    unreachable}. A candidate is running, in recovery and reports a WAL position; what it
+    received is the larger of receive_lsn and replay_lsn (a standby restoring from the
+    archive replays WAL it never received by streaming).
     Ranking: highest timeline, then most WAL received, then replayed, then name.
-    requested (failover_to) is refused when behind the best, unless force.
-    Returns {ok, candidate, ranking, problems, summary}.
+    requested (failover_to) is refused when it cannot be promoted, or is behind the best
+    (fewer bytes, or an older timeline) unless force (failover_force).
+    Returns {ok, candidate, ranking, problems, summary}; candidate is None unless ok.
     """
     if not isinstance(nodes, Mapping):
-        raise AnsibleFilterError("pg_failover_choice: expected host -> probe result")
+        raise AnsibleFilterError(
+            f"failover probes: {nodes!r} is not a mapping; expected host -> probe result"
+        )
     if not isinstance(failed, str) or not failed:
         raise AnsibleFilterError(
             f"failover_from: {failed!r} is not a host name; "
@@ -52,17 +94,19 @@ def pg_failover_choice(
     if requested in ("", None):
         requested = None
     elif not isinstance(requested, str):
-        raise AnsibleFilterError(f"failover_to: {requested!r} is not a host name")
+        raise AnsibleFilterError(
+            f"failover_to: {requested!r} is not a host name; "
+            "expected the inventory name of a running standby"
+        )
+    force = _bool(force, "failover_force")
+    for host, node in nodes.items():
+        if not isinstance(node, Mapping):
+            raise AnsibleFilterError(
+                f"{host}: the probe result {node!r} is not a mapping; expected {{running, "
+                "in_recovery, timeline, receive_lsn, replay_lsn}"
+            )
 
     problems: list[str] = []
-    writable = sorted(
-        h for h, n in nodes.items() if h != failed and n.get("running") and not n.get("in_recovery")
-    )
-    for host in writable:
-        problems.append(
-            f"{host} is already writable: a second primary is never made; nothing was promoted"
-        )
-
     ranking: list[dict[str, Any]] = []
     why_not: dict[str, str] = {}
     for host in sorted(nodes):
@@ -70,71 +114,81 @@ def pg_failover_choice(
         if host == failed:
             why_not[host] = "it is the failed primary"
             continue
+        if node.get("unreachable"):
+            why_not[host] = "it is unreachable"
+            continue
         if not node.get("running"):
-            why_not[host] = "it is unreachable" if node.get("unreachable") else "it is down"
+            why_not[host] = "it is down"
             continue
         if not node.get("in_recovery"):
-            why_not[host] = "it is not a standby"
+            why_not[host] = "it is not a standby (it accepts writes)"
+            problems.append(
+                f"{host} is already writable: it runs out of recovery, and a second primary "
+                "is never made; nothing was promoted. Stop all but one writable node first"
+            )
             continue
-        received = _lsn(node.get("receive_lsn"), f"{host} receive_lsn")
-        replayed = _lsn(node.get("replay_lsn"), f"{host} replay_lsn")
-        best = max(x for x in (received, replayed, -1) if x is not None)
-        if best < 0:
-            why_not[host] = "it reports no WAL position"
+        received = _lsn(node.get("receive_lsn"), f"{host}.receive_lsn")
+        replayed = _lsn(node.get("replay_lsn"), f"{host}.replay_lsn")
+        timeline = _timeline(node.get("timeline"), f"{host}.timeline")
+        if received is None and replayed is None:
+            why_not[host] = "it reports no WAL position (neither received nor replayed)"
             continue
+        most = max(x for x in (received, replayed) if x is not None)
         ranking.append(
             {
                 "host": host,
-                "timeline": int(node.get("timeline") or 0),
-                "received": node.get("receive_lsn") or node.get("replay_lsn"),
-                "replayed": node.get("replay_lsn"),
-                "_received": best,
-                "_replayed": replayed if replayed is not None else -1,
+                "timeline": timeline,
+                "received": node["receive_lsn"] if most == received else node["replay_lsn"],
+                "replayed": node.get("replay_lsn") or None,
+                "_timeline": timeline or 0,
+                "_received": most,
+                "_replayed": -1 if replayed is None else replayed,
             }
         )
-    ranking.sort(key=lambda r: (-r["timeline"], -r["_received"], -r["_replayed"], r["host"]))
+    ranking.sort(key=lambda r: (-r["_timeline"], -r["_received"], -r["_replayed"], r["host"]))
     top = ranking[0] if ranking else None
     for r in ranking:
-        r["behind_bytes"] = (
-            top["_received"] - r["_received"] if r["timeline"] == top["timeline"] else None
-        )
+        r["behind_bytes"] = top["_received"] - r["_received"]
 
-    candidate = top["host"] if top else None
-    if not ranking:
+    if top is None:
         problems.append(
             "no running standby can be promoted: "
             + "; ".join(f"{h}: {w}" for h, w in sorted(why_not.items()) if h != failed)
+            + ("" if len(why_not) > (failed in why_not) else "no survivor was probed")
         )
-    elif requested is not None:
-        chosen = next((r for r in ranking if r["host"] == requested), None)
-        if chosen is None:
-            reason = why_not.get(requested, "it is not in the inventory's postgresql group")
-            problems.append(f"failover_to={requested} cannot be promoted: {reason}")
-        elif chosen["behind_bytes"] != 0 and not force:
-            gap = chosen["behind_bytes"]
-            problems.append(
-                f"failover_to={requested} is "
-                + (f"{gap} bytes" if gap is not None else "a timeline")
-                + f" behind {top['host']} (received {chosen['received']} vs {top['received']}): "
-                f"promoting it would lose that WAL and {top['host']} could not follow it; "
-                f"choose {top['host']} or add failover_force=true"
+    candidate = top["host"] if top else None
+    chosen = next((r for r in ranking if r["host"] == requested), None)
+    if requested is not None and chosen is None:
+        reason = why_not.get(requested, "it is not in the inventory's postgresql group")
+        problems.append(f"failover_to={requested} cannot be promoted: {reason}")
+    elif chosen is not None and top is not None:
+        older = chosen["_timeline"] < top["_timeline"]
+        if (older or chosen["behind_bytes"] > 0) and not force:
+            gap = (
+                f"on timeline {chosen['timeline']}, older than {top['host']}'s timeline "
+                f"{top['timeline']},"
+                if older
+                else f"{chosen['behind_bytes']} bytes behind {top['host']}"
             )
-        else:
-            candidate = requested
+            problems.append(
+                f"failover_to={requested} is {gap} (received {chosen['received']} vs "
+                f"{top['received']}): promoting it would lose "
+                + ("the WAL of the newer timeline" if older else "those bytes")
+                + f" and {top['host']} could not follow it; choose {top['host']} or add "
+                "failover_force=true"
+            )
+        candidate = requested
 
     lines = []
     for r in ranking:
-        note = (
-            "most advanced"
-            if r is top
-            else f"{r['behind_bytes']} bytes behind {top['host']}"
-            if r["behind_bytes"] is not None
-            else f"on an older timeline than {top['host']}"
-        )
-        if r["host"] == candidate and r["behind_bytes"] != 0 and r is not top:
-            note += ", chosen with failover_force"
-        elif r["host"] == candidate:
-            note += ", chosen"
+        if r is top:
+            note = "most advanced"
+        elif r["_timeline"] < top["_timeline"]:
+            note = f"on an older timeline than {top['host']}"
+        else:
+            note = f"{r['behind_bytes']} bytes behind {top['host']}"
+        if r["host"] == candidate and not problems:
+            note += ", chosen with failover_force" if r is not top and force else ", chosen"
         lines.append(
             f"{r['host']}: timeline {r['timeline']}, received {r['received']}, "
             f"replayed {r['replayed']} ({note})"
@@ -157,25 +211,28 @@ def pg_data_loss(
     Under synchronous replication no acknowledged commit is lost (each reached a standby,
     and the most advanced one was promoted). Under async replication the bound is the bytes
     from the fork to the old primary's end of WAL, unknown until that WAL can be read.
+    Returns {bytes, acknowledged_lost, text}: bytes is None when unknown; acknowledged_lost
+    is 0 when no acknowledged commit can be lost, None when some may have been.
     """
     fork = pg_lsn_int(fork_lsn, "fork_lsn")
     end = None if old_end_lsn in (None, "") else pg_lsn_int(old_end_lsn, "old_end_lsn")
+    synchronous = _bool(synchronous, "synchronous")
     lost = None if end is None else max(0, end - fork)
     if synchronous:
         text = (
-            "no acknowledged commit is lost (synchronous replication: each reached a standby "
-            "before the client was answered)"
+            "no acknowledged commit is lost (synchronous replication: every acknowledged "
+            "commit reached a standby before the client was answered)"
         )
         if lost:
             text += (
-                f"; {lost} bytes of WAL the old primary wrote after {fork_lsn} "
-                "were never acknowledged"
+                f"; {lost} bytes of WAL the old primary wrote after {fork_lsn} were never "
+                "acknowledged and are discarded"
             )
         return {"bytes": lost, "acknowledged_lost": 0, "text": text}
     if lost is None:
         text = (
-            f"unknown: asynchronous replication, and the old primary's WAL past {fork_lsn} "
-            "cannot be read now; rejoin.yml records the exact range it discards"
+            f"unknown until the old primary's WAL past {fork_lsn} can be read (asynchronous "
+            "replication); rejoin.yml records the exact range it discards"
         )
     elif lost == 0:
         text = "0 bytes: the new primary had everything the old primary wrote"
@@ -187,6 +244,65 @@ def pg_data_loss(
     return {"bytes": lost, "acknowledged_lost": None if lost else 0, "text": text}
 
 
+def pg_history_fork(history: Any, timeline: Any) -> str | None:
+    """Where `timeline` ended, from the text of a timeline history file: the switch point
+    on the line whose parent timeline is `timeline`; None when it is not in the history
+    (the node's timeline is no ancestor of the file's)."""
+    if not isinstance(history, str):
+        raise AnsibleFilterError(
+            f"history: {history!r} is not the text of a timeline history file; expected "
+            "lines 'parentTLI<TAB>X/Y<TAB>reason'"
+        )
+    wanted = _timeline(timeline, "timeline")
+    if wanted is None:
+        raise AnsibleFilterError("timeline: None is not a timeline; expected a positive integer")
+    found: dict[int, str] = {}
+    for line in history.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = line.split("\t") if "\t" in line else line.split()
+        if len(fields) < 2 or not fields[0].strip().isdigit():
+            raise AnsibleFilterError(
+                f"history: {line!r} is not a history line; expected 'parentTLI<TAB>X/Y<TAB>reason'"
+            )
+        parent, lsn = int(fields[0]), fields[1].strip()
+        pg_lsn_int(lsn, f"history (timeline {parent})")
+        if parent in found:
+            raise AnsibleFilterError(
+                f"history: timeline {parent} has two switch points ({found[parent]} and {lsn}); "
+                "expected one line per parent timeline"
+            )
+        found[parent] = lsn
+    return found.get(wanted)
+
+
+def pg_wal_timeline(walfile_or_history_names: Any) -> int:
+    """The highest timeline among WAL repository file names (history files and WAL
+    segments, with or without directories and pgBackRest's suffixes); 0 when none."""
+    names = walfile_or_history_names
+    if isinstance(names, (str, bytes)) or not isinstance(names, Iterable):
+        raise AnsibleFilterError(
+            f"wal file names: {names!r} is not a list; expected repository file names, e.g. "
+            "['17-1/00000002.history', '000000020000000000000005']"
+        )
+    highest = 0
+    for name in names:
+        if not isinstance(name, str):
+            raise AnsibleFilterError(
+                f"wal file names: {name!r} is not a file name; expected a string such as "
+                "'00000002.history'"
+            )
+        match = _TIMELINE_FILE.match(name.rstrip("/").rsplit("/", 1)[-1])
+        if match:
+            highest = max(highest, int(match.group(1), 16))
+    return highest
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"pg_failover_choice": pg_failover_choice, "pg_data_loss": pg_data_loss}
+        return {
+            "pg_failover_choice": pg_failover_choice,
+            "pg_data_loss": pg_data_loss,
+            "pg_history_fork": pg_history_fork,
+            "pg_wal_timeline": pg_wal_timeline,
+        }
