@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -123,8 +123,8 @@ def pg_failover_choice(
         if not node.get("in_recovery"):
             why_not[host] = "it is not a standby (it accepts writes)"
             problems.append(
-                f"{host} is already writable: it runs out of recovery, and a second primary "
-                "is never made; nothing was promoted. Stop all but one writable node first"
+                f"{host} is already writable (running and not in recovery): a second primary "
+                "is never made, so nothing was promoted"
             )
             continue
         received = _lsn(node.get("receive_lsn"), f"{host}.receive_lsn")
@@ -151,10 +151,10 @@ def pg_failover_choice(
         r["behind_bytes"] = top["_received"] - r["_received"]
 
     if top is None:
+        survivors = [f"{h}: {w}" for h, w in sorted(why_not.items()) if h != failed]
         problems.append(
             "no running standby can be promoted: "
-            + "; ".join(f"{h}: {w}" for h, w in sorted(why_not.items()) if h != failed)
-            + ("" if len(why_not) > (failed in why_not) else "no survivor was probed")
+            + ("; ".join(survivors) if survivors else f"no host but {failed} was probed")
         )
     candidate = top["host"] if top else None
     chosen = next((r for r in ranking if r["host"] == requested), None)
@@ -188,7 +188,8 @@ def pg_failover_choice(
         else:
             note = f"{r['behind_bytes']} bytes behind {top['host']}"
         if r["host"] == candidate and not problems:
-            note += ", chosen with failover_force" if r is not top and force else ", chosen"
+            behind = r["_timeline"] < top["_timeline"] or r["behind_bytes"] > 0
+            note += ", chosen with failover_force" if behind else ", chosen"
         lines.append(
             f"{r['host']}: timeline {r['timeline']}, received {r['received']}, "
             f"replayed {r['replayed']} ({note})"
@@ -241,61 +242,7 @@ def pg_data_loss(
             f"up to {lost} bytes of WAL written on the old primary after {fork_lsn} were not "
             "replicated (asynchronous replication)"
         )
-    return {"bytes": lost, "acknowledged_lost": None if lost else 0, "text": text}
-
-
-def pg_history_fork(history: Any, timeline: Any) -> str | None:
-    """Where `timeline` ended, from the text of a timeline history file: the switch point
-    on the line whose parent timeline is `timeline`; None when it is not in the history
-    (the node's timeline is no ancestor of the file's)."""
-    if not isinstance(history, str):
-        raise AnsibleFilterError(
-            f"history: {history!r} is not the text of a timeline history file; expected "
-            "lines 'parentTLI<TAB>X/Y<TAB>reason'"
-        )
-    wanted = _timeline(timeline, "timeline")
-    if wanted is None:
-        raise AnsibleFilterError("timeline: None is not a timeline; expected a positive integer")
-    found: dict[int, str] = {}
-    for line in history.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        fields = line.split("\t") if "\t" in line else line.split()
-        if len(fields) < 2 or not fields[0].strip().isdigit():
-            raise AnsibleFilterError(
-                f"history: {line!r} is not a history line; expected 'parentTLI<TAB>X/Y<TAB>reason'"
-            )
-        parent, lsn = int(fields[0]), fields[1].strip()
-        pg_lsn_int(lsn, f"history (timeline {parent})")
-        if parent in found:
-            raise AnsibleFilterError(
-                f"history: timeline {parent} has two switch points ({found[parent]} and {lsn}); "
-                "expected one line per parent timeline"
-            )
-        found[parent] = lsn
-    return found.get(wanted)
-
-
-def pg_wal_timeline(walfile_or_history_names: Any) -> int:
-    """The highest timeline among WAL repository file names (history files and WAL
-    segments, with or without directories and pgBackRest's suffixes); 0 when none."""
-    names = walfile_or_history_names
-    if isinstance(names, (str, bytes)) or not isinstance(names, Iterable):
-        raise AnsibleFilterError(
-            f"wal file names: {names!r} is not a list; expected repository file names, e.g. "
-            "['17-1/00000002.history', '000000020000000000000005']"
-        )
-    highest = 0
-    for name in names:
-        if not isinstance(name, str):
-            raise AnsibleFilterError(
-                f"wal file names: {name!r} is not a file name; expected a string such as "
-                "'00000002.history'"
-            )
-        match = _TIMELINE_FILE.match(name.rstrip("/").rsplit("/", 1)[-1])
-        if match:
-            highest = max(highest, int(match.group(1), 16))
-    return highest
+    return {"bytes": lost, "acknowledged_lost": 0 if lost == 0 else None, "text": text}
 
 
 class FilterModule:
@@ -303,6 +250,4 @@ class FilterModule:
         return {
             "pg_failover_choice": pg_failover_choice,
             "pg_data_loss": pg_data_loss,
-            "pg_history_fork": pg_history_fork,
-            "pg_wal_timeline": pg_wal_timeline,
         }

@@ -126,7 +126,9 @@ def test_replication_report_healthy_slots_are_not_problems():
 def test_history_last_is_the_fork_of_the_newest_timeline():
     from pg_lsn import pg_history_last
 
-    text = "1\t0/3000148\tno recovery target specified\n\n2\t0/5000A0\tno recovery target specified\n"
+    text = (
+        "1\t0/3000148\tno recovery target specified\n\n2\t0/5000A0\tno recovery target specified\n"
+    )
     assert pg_history_last(text) == {"timeline": 2, "lsn": "0/5000A0"}
 
 
