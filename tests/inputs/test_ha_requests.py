@@ -1,0 +1,89 @@
+"""Bad requests to the on-call playbooks stop before any host is touched.
+
+switchover.yml, failover.yml and rejoin.yml check the request (-e ...) in their first
+task, on the controller. Each bad request must fail there, with a message naming the
+variable and the expected form: no host is probed, no Python traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+INVENTORY = Path(__file__).with_name("inventory.yml")
+CHECK_TASK = "Request | Check the request"
+LATER_TASKS = ("Reach | SSH port", "Topology | Probe", "Gates", "Refusals")
+
+
+def run(playbook: str, extra_vars: dict) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
+    return subprocess.run(
+        ["ansible-playbook", "-i", str(INVENTORY), str(ROOT / "playbooks" / playbook)]
+        + (["-e", json.dumps(extra_vars)] if extra_vars else []),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+BAD = [
+    pytest.param(
+        "switchover.yml", {}, ["switchover_to is required", "input-probe"], id="switchover-missing"
+    ),
+    pytest.param(
+        "switchover.yml",
+        {"switchover_to": "pg9"},
+        ["switchover_to=pg9 is not a host of the postgresql group", "expected one of input-probe"],
+        id="switchover-unknown",
+    ),
+    pytest.param("failover.yml", {}, ["failover_from is required"], id="failover-missing"),
+    pytest.param(
+        "failover.yml",
+        {"failover_from": "db1; rm -rf /"},
+        ["failover_from=db1; rm -rf / is not a host of the postgresql group"],
+        id="failover-unknown",
+    ),
+    pytest.param(
+        "failover.yml",
+        {"failover_from": "input-probe", "failover_to": "input-probe"},
+        ["failover_to=input-probe is the failed primary itself"],
+        id="failover-to-itself",
+    ),
+    pytest.param(
+        "failover.yml",
+        {"failover_from": "input-probe", "failover_force": "maybe"},
+        ["failover_force must be true or false; got maybe"],
+        id="failover-force-not-bool",
+    ),
+    pytest.param(
+        "failover.yml",
+        {"failover_from": ["input-probe"]},
+        ["is not a host of the postgresql group"],
+        id="failover-list",
+    ),
+    pytest.param("rejoin.yml", {}, ["rejoin_host is required"], id="rejoin-missing"),
+    pytest.param(
+        "rejoin.yml", {"rejoin_host": "PG1"}, ["rejoin_host=PG1 is not a host"], id="rejoin-unknown"
+    ),
+]
+
+
+@pytest.mark.parametrize(("playbook", "extra_vars", "expected"), BAD)
+def test_bad_request_stops_before_any_host(playbook, extra_vars, expected):
+    result = run(playbook, extra_vars)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert CHECK_TASK in output, output
+    for text in expected:
+        assert text in output, f"{text!r} not in output:\n{output}"
+    for task in LATER_TASKS:
+        assert task not in output, f"{task} ran:\n{output}"
+    assert "Traceback" not in output, output
