@@ -1,55 +1,115 @@
 #!/usr/bin/env python3
 """Failover, switchover and rejoin times on the lab, median of --runs, with writes running.
 
-Each run, on the lab (`make lab`: pg1 primary, pg2 and pg3 streaming replicas):
+Each run, on the lab (`make lab`: a primary and two streaming replicas; the primary found
+at the start is "home", pg1 on a fresh lab):
   failover    a writer (molecule/shared/files/writer.py, multi-host DSN with
               target_session_attrs=read-write, one commit every 50 ms) and, with
-              --pgbench-scale, pgbench on the primary; the primary's container is killed
-              (podman kill) and `playbooks/failover.yml -e failover_from=<it>` runs.
-              Measured: playbook start to the first write acknowledged by the new primary.
-  rejoin      the old primary's container is started again (it stays down, fenced) and
-              `playbooks/rejoin.yml -e rejoin_host=<it>` runs. Measured: playbook start to
-              the node streaming from the new primary.
-  switchover  `playbooks/switchover.yml -e switchover_to=<old primary>` with the writer
-              running. Measured: the writer's longest gap between acknowledgements (the
-              write-unavailable window a client sees), and the playbook's own figure.
-Each run ends with the original primary primary again. Not a test: asserts nothing,
-prints figures. --pgbench-scale 70 makes a database of about 1 GB.
+              --pgbench-scale, pgbench on home; home's container is killed (podman kill)
+              and `playbooks/failover.yml -e failover_from=<home>` runs.
+              Measured: playbook start to the first write acknowledged by the new primary
+              (also: the playbook's wall time, and the writer's gap from its last
+              acknowledgement by home to its first by the new primary).
+  rejoin      home's container is started again (it stays down, fenced) and
+              `playbooks/rejoin.yml -e rejoin_host=<home>` runs, pgbench on the new
+              primary. Measured: playbook start to home streaming (pg_stat_wal_receiver,
+              polled during the playbook), and the playbook's wall time.
+  switchover  `playbooks/switchover.yml -e switchover_to=<home>` with the writer (and
+              pgbench on the new primary) running. Measured: the writer's longest gap
+              between acknowledgements during the playbook (the write-unavailable window a
+              client sees), the playbook's own figure, and its wall time.
+Each run ends with home primary again. Not a test: asserts nothing, prints figures (a
+table and one JSON line). --pgbench-scale 70 makes a database of about 1 GB.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
+import math
 import os
 import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITER = ROOT / "molecule/shared/files/writer.py"
-HOSTS = {"pg1": "10.89.70.11", "pg2": "10.89.70.12", "pg3": "10.89.70.13"}
-PORT = 5432
 WORK = ROOT / ".lab/bench-failover"
+TABLE = "app.bench_failover"
+PGBENCH_PID = "/tmp/bench-failover-pgbench.pid"
 
 
-def psql(container: str, sql: str, db: str = "postgres") -> str:
-    return subprocess.run(
-        ["podman", "exec", container, "runuser", "-u", "postgres", "--", "psql", "-XAtq",
-         "-p", str(PORT), "-d", db, "-c", sql],
-        capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
+class Lab:
+    """The inventory's postgresql hosts: container names, addresses, port, writer DSN."""
 
+    def __init__(self, inventory: str) -> None:
+        data = json.loads(
+            subprocess.run(
+                ["ansible-inventory", "-i", inventory, "--list"],
+                cwd=ROOT, check=True, capture_output=True, text=True,
+            ).stdout
+        )  # fmt: skip
 
-def primary() -> str:
-    for name in HOSTS:
-        if psql(name, "SELECT pg_is_in_recovery()") == "f":
-            return name
-    sys.exit("no writable node: is the lab up (make lab)?")
+        def members(group: str) -> list[str]:
+            entry = data.get(group, {})
+            children = [members(child) for child in entry.get("children", [])]
+            return [*entry.get("hosts", []), *itertools.chain.from_iterable(children)]
+
+        hostvars = data["_meta"]["hostvars"]
+        names = sorted(set(members("postgresql")))
+        if not names:
+            sys.exit(f"no postgresql hosts in {inventory}")
+        self.address = {n: hostvars[n].get("ansible_host", n) for n in names}
+        self.container = {n: hostvars[n].get("lab_container_prefix", "") + n for n in names}
+        self.port = int(hostvars[names[0]].get("postgresql_cluster_port", 5432))
+        # As the inventory has it: lab_dir is <inventory>/../../.lab, the server CA
+        # pki/<inventory name>/ca.crt beside the inventory.
+        inv = (ROOT / inventory).resolve()
+        inv = inv if inv.is_dir() else inv.parent
+        password = (inv.parent.parent / ".lab/secrets/pg_migrator").read_text().strip()
+        self.dsn = (
+            f"host={','.join(self.address[n] for n in names)} port={self.port} "
+            f"dbname=learning user=migrator password={password} sslmode=verify-full "
+            f"sslrootcert={inv.parent / 'pki' / inv.name / 'ca.crt'} "
+            "connect_timeout=2 target_session_attrs=read-write application_name=bench-failover"
+        )
+
+    def psql(self, name: str, sql: str, db: str = "postgres") -> str:
+        """Run SQL as postgres in the host's container; '' when it does not answer."""
+        try:
+            return subprocess.run(
+                ["podman", "exec", self.container[name], "runuser", "-u", "postgres", "--",
+                 "psql", "-XAtq", "-p", str(self.port), "-d", db, "-c", sql],
+                capture_output=True, text=True, timeout=20,
+            ).stdout.strip()  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return ""
+
+    def primary(self) -> str:
+        writable = [n for n in self.address if self.psql(n, "SELECT pg_is_in_recovery()") == "f"]
+        if len(writable) != 1:
+            sys.exit(f"writable nodes: {writable or 'none'}; is the lab up (make lab)?")
+        return writable[0]
+
+    def wait_replicas(self, primary: str, timeout: float = 300) -> None:
+        """Until every other node streams from the primary, less than 16 MB behind."""
+        want = str(len(self.address) - 1)
+        sql = (
+            "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
+            " AND pg_current_wal_lsn() - replay_lsn < 16 * 1024 * 1024"
+        )
+        end = time.time() + timeout
+        while self.psql(primary, sql) != want:
+            if time.time() > end:
+                sys.exit(f"the replicas of {primary} are not streaming and caught up")
+            time.sleep(1)
 
 
 def playbook(inventory: str, name: str, *extra: str) -> tuple[float, float, str]:
@@ -60,29 +120,15 @@ def playbook(inventory: str, name: str, *extra: str) -> tuple[float, float, str]
         cwd=ROOT, env=env, capture_output=True, text=True,
     )  # fmt: skip
     if out.returncode != 0:
-        sys.exit(f"{name} failed:\n{out.stdout[-3000:]}")
+        sys.exit(f"{name} failed (rc={out.returncode}):\n{out.stdout[-3000:]}{out.stderr[-1000:]}")
     return start, time.time(), out.stdout
 
 
-def dsn() -> str:
-    password = (ROOT / ".lab/secrets/pg_migrator").read_text().strip()
-    return (
-        f"host={','.join(HOSTS.values())} port={PORT} dbname=learning user=migrator "
-        f"password={password} sslmode=verify-full sslrootcert={ROOT}/inventory/pki/lab/ca.crt "
-        "connect_timeout=2 target_session_attrs=read-write"
-    )
-
-
-def writer(log: Path) -> tuple[subprocess.Popen, Path]:
-    stop = log.with_suffix(".stop")
-    for path in (log, stop):
-        path.unlink(missing_ok=True)
-    proc = subprocess.Popen(
-        [sys.executable, str(WRITER), "--dsn", dsn(), "--log", str(log), "--interval", "0.05",
-         "--table", "app.bench_failover", "--stop-file", str(stop), "--duration", "600"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    return proc, stop
+def report(out: str) -> dict:
+    """The JSON report the playbook names in its summary line ({} when there is none)."""
+    match = re.search(r"Report:\s+(\S+?\.json)", out)
+    path = Path(match.group(1)) if match else None
+    return json.loads(path.read_text()) if path and path.is_file() else {}
 
 
 def acks(log: Path) -> list[tuple[int, float, str]]:
@@ -95,102 +141,242 @@ def acks(log: Path) -> list[tuple[int, float, str]]:
     ]
 
 
-def wait_acks(log: Path, since: float, server: str, timeout: float = 60) -> float | None:
+def wait_ack(log: Path, since: float, server: str, timeout: float = 60) -> float | None:
+    """Time of the first write acknowledged by server at or after since."""
     end = time.time() + timeout
-    while time.time() < end:
+    while True:
         hit = [t for _, t, s in acks(log) if t >= since and s == server]
         if hit:
             return hit[0]
+        if time.time() > end:
+            return None
         time.sleep(0.1)
-    return None
 
 
-def pgbench(container: str, scale: int, seconds: int) -> subprocess.Popen | None:
+def writing(lab: Lab, log: Path, name: str) -> None:
+    """Until the writer has written on the host for 2 s."""
+    if wait_ack(log, time.time(), lab.address[name]) is None:
+        sys.exit(f"the writer gets no acknowledgement from {name}: see {log.with_suffix('.err')}")
+    time.sleep(2)
+
+
+@contextlib.contextmanager
+def writer(lab: Lab, log: Path) -> Iterator[None]:
+    """writer.py in the background, logging to log (its stderr beside it)."""
+    stop = log.with_suffix(".stop")
+    for path in (log, stop):
+        path.unlink(missing_ok=True)
+    with log.with_suffix(".err").open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, str(WRITER), "--dsn", lab.dsn, "--log", str(log),
+             "--interval", "0.05", "--table", TABLE, "--stop-file", str(stop),
+             "--duration", "900"],
+            stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+        try:
+            yield
+        finally:
+            stop.touch()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                proc.wait()
+
+
+@contextlib.contextmanager
+def pgbench(lab: Lab, name: str, scale: int) -> Iterator[None]:
+    """pgbench -c 2 on the bench database in the host's container (nothing when scale is 0).
+
+    Killing `podman exec` would leave pgbench running in the container: it records its
+    pid there and is stopped by it.
+    """
     if scale <= 0:
-        return None
-    return subprocess.Popen(
-        ["podman", "exec", container, "runuser", "-u", "postgres", "--", "pgbench", "-n",
-         "-c", "2", "-T", str(seconds), "bench"],
+        yield
+        return
+    container = lab.container[name]
+    proc = subprocess.Popen(
+        ["podman", "exec", container, "runuser", "-u", "postgres", "--", "sh", "-c",
+         f"echo $$ > {PGBENCH_PID}; exec pgbench -n -c 2 -T 1800 -p {lab.port} bench"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    try:
+        yield
+    finally:
+        subprocess.run(
+            ["podman", "exec", container, "sh", "-c",
+             f'p=$(cat {PGBENCH_PID} 2>/dev/null) && rm -f {PGBENCH_PID} && '
+             f'[ "$(cat /proc/$p/comm 2>/dev/null)" = pgbench ] && kill "$p"'],
+            capture_output=True, timeout=30, check=False,
+        )  # fmt: skip
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def init_pgbench(lab: Lab, home: str, scale: int) -> None:
+    if lab.psql(home, "SELECT 1 FROM pg_database WHERE datname = 'bench'") == "1":
+        return
+    print(f"creating the pgbench database bench, scale {scale}, on {home} ...", flush=True)
+    run = ["podman", "exec", lab.container[home], "runuser", "-u", "postgres", "--"]
+    subprocess.run([*run, "createdb", "-p", str(lab.port), "bench"], check=True)
+    subprocess.run(
+        [*run, "pgbench", "-q", "-i", "-s", str(scale), "-p", str(lab.port), "bench"], check=True
+    )
+    lab.wait_replicas(home, timeout=900)
+
+
+def wait_booted(lab: Lab, name: str, timeout: float = 120) -> None:
+    """Until systemd in the restarted container has finished booting (SSH answers)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        state = subprocess.run(
+            ["podman", "exec", lab.container[name], "systemctl", "is-system-running"],
+            capture_output=True, text=True, check=False,
+        ).stdout.strip()  # fmt: skip
+        if state in ("running", "degraded"):
+            return
+        time.sleep(0.5)
+    sys.exit(f"{name} did not finish booting in {timeout:.0f} s")
+
+
+def failover(lab: Lab, args: argparse.Namespace, run: int, home: str) -> tuple[str, dict]:
+    log = WORK / f"failover-{run}.log"
+    with writer(lab, log), pgbench(lab, home, args.pgbench_scale):
+        writing(lab, log, home)
+        subprocess.run(["podman", "kill", lab.container[home]], check=True, capture_output=True)
+        killed = time.time()
+        start, end, out = playbook(args.inventory, "failover.yml", "-e", f"failover_from={home}")
+        new = report(out).get("to")
+        if not new:
+            match = re.search(r"Failover \S+ -> (\S+) done", out)
+            new = match.group(1) if match else lab.primary()
+        first = wait_ack(log, start, lab.address[new])
+    before = [t for _, t, s in acks(log) if s == lab.address[home] and t <= killed]
+    return new, {
+        "failover_s": first - start if first else math.nan,
+        "failover_playbook_s": end - start,
+        "failover_write_gap_s": first - before[-1] if first and before else math.nan,
+    }
+
+
+def rejoin(lab: Lab, args: argparse.Namespace, home: str, new: str) -> tuple[str, dict]:
+    subprocess.run(["podman", "start", lab.container[home]], check=True, capture_output=True)
+    wait_booted(lab, home)
+    seen: list[float] = []
+    deadline = [math.inf]  # the playbook's end + 60 s, once it has ended
+
+    def poll() -> None:
+        while time.time() < deadline[0]:
+            if lab.psql(home, "SELECT status FROM pg_stat_wal_receiver") == "streaming":
+                seen.append(time.time())
+                return
+            time.sleep(0.2)
+
+    with pgbench(lab, new, args.pgbench_scale):
+        watcher = threading.Thread(target=poll, daemon=True)
+        watcher.start()
+        start, end, out = playbook(args.inventory, "rejoin.yml", "-e", f"rejoin_host={home}")
+        deadline[0] = end + 60
+        watcher.join()
+    how = report(out).get("path") or ("rewind" if "by pg_rewind" in out else "?")
+    return how, {
+        "rejoin_s": seen[0] - start if seen else math.nan,
+        "rejoin_playbook_s": end - start,
+    }
+
+
+def switchover(lab: Lab, args: argparse.Namespace, run: int, home: str, new: str) -> dict:
+    lab.wait_replicas(new)
+    log = WORK / f"switchover-{run}.log"
+    with writer(lab, log), pgbench(lab, new, args.pgbench_scale):
+        writing(lab, log, new)
+        start, end, out = playbook(args.inventory, "switchover.yml", "-e", f"switchover_to={home}")
+        wait_ack(log, start, lab.address[home])
+        time.sleep(1)
+    during = [t for _, t, _ in acks(log)]
+    own = report(out).get("write_unavailable_seconds")
+    if own is None:
+        match = re.search(r"writes\s+were\s+unavailable\s+for\s+([0-9.]+)\s", out)
+        own = match.group(1) if match else math.nan
+    return {
+        # Intervals between acknowledgements that overlap the playbook.
+        "switchover_gap_s": max(
+            (b - a for a, b in itertools.pairwise(during) if b >= start and a <= end),
+            default=math.nan,
+        ),
+        "switchover_reported_s": float(own),
+        "switchover_playbook_s": end - start,
+    }
+
+
+def finite(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def median(values: list[float]) -> float | None:
+    known = [v for v in values if not math.isnan(v)]
+    return round(statistics.median(known), 2) if known else None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--inventory", default=str(ROOT / "inventory/lab"))
+    parser.add_argument("--inventory", default="inventory/lab")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--pgbench-scale", type=int, default=0, help="0 skips pgbench; 70 is ~1 GB")
+    parser.add_argument(
+        "--pgbench-scale", type=int, default=0,
+        help="pgbench database 'bench' of this scale and pgbench -c 2 during each "
+        "measurement; 0 (the default) skips pgbench; 70 is about 1 GB",
+    )  # fmt: skip
     args = parser.parse_args()
+    os.environ.setdefault("CONTAINERS_CONF", str(ROOT / "lab/containers.conf"))
     WORK.mkdir(parents=True, exist_ok=True)
-    home = primary()
-    if (
-        args.pgbench_scale
-        and psql(home, "SELECT 1 FROM pg_database WHERE datname = 'bench'") != "1"
-    ):
-        subprocess.run(
-            ["podman", "exec", home, "runuser", "-u", "postgres", "--", "createdb", "bench"],
-            check=True,
-        )
-        subprocess.run(
-            ["podman", "exec", home, "runuser", "-u", "postgres", "--", "pgbench", "-q", "-i",
-             "-s", str(args.pgbench_scale), "bench"],
-            check=True,
-        )  # fmt: skip
-        time.sleep(10)  # the replicas replay the load
-    size = psql(home, "SELECT pg_size_pretty(sum(pg_database_size(datname))) FROM pg_database")
-    results: dict[str, list[float]] = {"failover_s": [], "rejoin_s": [], "switchover_gap_s": [],
-                                       "switchover_playbook_gap_s": []}  # fmt: skip
+    lab = Lab(args.inventory)
+    home = lab.primary()
+    lab.wait_replicas(home)
+    if args.pgbench_scale > 0:
+        init_pgbench(lab, home, args.pgbench_scale)
+    size = lab.psql(home, "SELECT pg_size_pretty(sum(pg_database_size(datname))) FROM pg_database")
+    results: dict[str, list[float]] = {}
     for run in range(1, args.runs + 1):
-        # failover
-        log = WORK / f"failover-{run}.log"
-        proc, stop = writer(log)
-        load = pgbench(home, args.pgbench_scale, 600)
-        time.sleep(3)
-        subprocess.run(["podman", "kill", home], check=True, capture_output=True)
-        start, _, out = playbook(args.inventory, "failover.yml", "-e", f"failover_from={home}")
-        new = re.search(r"Failover \S+ -> (\S+) done", out).group(1)
-        first = wait_acks(log, start, HOSTS[new])
-        stop.touch()
-        proc.wait(timeout=60)
-        if load:
-            load.kill()
-        results["failover_s"].append(round(first - start, 2) if first else float("nan"))
-        # rejoin
-        subprocess.run(["podman", "start", home], check=True, capture_output=True)
-        time.sleep(5)
-        start, end, out = playbook(args.inventory, "rejoin.yml", "-e", f"rejoin_host={home}")
-        streaming = end
-        while time.time() < end + 60:
-            if psql(home, "SELECT status FROM pg_stat_wal_receiver") == "streaming":
-                streaming = min(time.time(), end)
-                break
-            time.sleep(0.2)
-        results["rejoin_s"].append(round(streaming - start, 2))
-        path = "pg_rewind" if "by pg_rewind" in out else "re-clone"
-        # switchover back
-        log = WORK / f"switchover-{run}.log"
-        proc, stop = writer(log)
-        load = pgbench(new, args.pgbench_scale, 600)
-        time.sleep(3)
-        start, end, out = playbook(args.inventory, "switchover.yml", "-e", f"switchover_to={home}")
-        wait_acks(log, end, HOSTS[home])
-        time.sleep(1)
-        stop.touch()
-        proc.wait(timeout=60)
-        if load:
-            load.kill()
-        during = [t for _, t, _ in acks(log)]
-        gap = max((b - a for a, b in itertools.pairwise(during) if b >= start), default=0)
-        own = re.search(r"writes were unavailable for ([0-9.]+) s", out)
-        results["switchover_gap_s"].append(round(gap, 2))
-        results["switchover_playbook_gap_s"].append(float(own.group(1)) if own else float("nan"))
-        print(f"run {run}: failover {home}->{new} {results['failover_s'][-1]} s, rejoin ({path}) "
-              f"{results['rejoin_s'][-1]} s, switchover gap {results['switchover_gap_s'][-1]} s "
-              f"(playbook: {results['switchover_playbook_gap_s'][-1]} s)", flush=True)  # fmt: skip
-    print(f"\nlab: 3 nodes, data {size}, pgbench scale {args.pgbench_scale}, median of {args.runs}")
+        lab.wait_replicas(home)
+        new, figures = failover(lab, args, run, home)
+        how, more = rejoin(lab, args, home, new)
+        figures |= more
+        figures |= switchover(lab, args, run, home, new)
+        if lab.primary() != home:
+            sys.exit(f"run {run}: {home} is not the primary again")
+        for key, value in figures.items():
+            results.setdefault(key, []).append(round(value, 2))
+        print(
+            f"run {run}: failover {home}->{new} {figures['failover_s']:.2f} s, "
+            f"rejoin ({how}) {figures['rejoin_s']:.2f} s, "
+            f"switchover gap {figures['switchover_gap_s']:.2f} s",
+            flush=True,
+        )
+    print(
+        f"\nlab: {len(lab.address)} nodes, home {home}, data {size}, "
+        f"pgbench scale {args.pgbench_scale}, median of {args.runs} runs (writer logs in {WORK})"
+    )
+    print(f"  {'measure':28s} {'median':>7s}   runs")
     for name, values in results.items():
-        print(f"  {name:28s} median {statistics.median(values):6.2f}   runs {values}")
-    print(json.dumps({k: statistics.median(v) for k, v in results.items()}))
+        med = median(values)
+        shown = f"{med:7.2f}" if med is not None else "    n/a"
+        print(f"  {name:28s} {shown}   {values}")
+    print(
+        json.dumps(
+            {
+                "home": home,
+                "data": size,
+                "pgbench_scale": args.pgbench_scale,
+                "runs": args.runs,
+                "median": {k: median(v) for k, v in results.items()},
+                "values": {k: [finite(x) for x in v] for k, v in results.items()},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

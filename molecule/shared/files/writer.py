@@ -105,7 +105,8 @@ def main() -> int:
                 log.flush()
                 os.fsync(log.fileno())
             except psycopg2.Error as exc:
-                print(f"{time.time():.3f} id {next_id}: {str(exc).strip()[:200]}", file=sys.stderr)
+                message = " ".join(str(exc).split())[:200]  # one line per error
+                print(f"{time.time():.3f} id {next_id}: {message}", file=sys.stderr, flush=True)
                 try:
                     if conn is not None:
                         conn.close()
