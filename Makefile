@@ -6,7 +6,7 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-SCENARIOS ?= default replication failover
+SCENARIOS ?= default failover
 INVENTORY ?= inventory/lab
 
 .PHONY: setup lab lab-up lab-demo lab-down converge lint unit inputs molecule test bench clean
