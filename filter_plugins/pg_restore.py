@@ -1,0 +1,402 @@
+"""Point-in-time restore decisions that deserve unit tests: is the request well formed,
+what window the repository can recover, and which backup a target starts from.
+
+A backup can reach a target only along one history. A timeline's history file lists its
+ancestors, 'parentTLI<TAB>switchpoint<TAB>reason', one per line: the parent ran until the
+switch point, then this timeline took over. A backup taken on an ancestor after that
+ancestor's switch point lies on a branch the target never saw (a node that kept writing
+after another was promoted, or the history abandoned by an earlier restore); PostgreSQL
+cannot replay from it to the target, and pgBackRest 2.55 refuses it (error 058). Such
+backups are never chosen, so an operator never meets that error at 3 a.m.
+
+The recoverable window on a timeline runs from the stop time of the oldest usable backup
+(the first consistent point) to the end of the archive: the newest archived WAL segment,
+or "now" when the primary runs on that timeline and archives without failures (the
+playbook then sends its current WAL to the repository before restoring).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+_FILTER_PLUGINS = str(Path(__file__).resolve().parent)
+if _FILTER_PLUGINS not in sys.path:
+    sys.path.append(_FILTER_PLUGINS)
+
+from pg_lsn import pg_lsn_int  # noqa: E402
+
+# 'YYYY-MM-DD HH:MM[:SS[.ffffff]]' then a zone: Z, UTC, +HH, +HHMM or +HH:MM. A time
+# without a zone is read in the server's time zone, which is not what an operator at
+# 3 a.m. in another zone means: it is refused.
+_TIME = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[ T](?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)\s*"
+    r"(?P<zone>Z|UTC|[+-]\d{2}(?::?\d{2})?)$"
+)
+_TIME_NO_ZONE = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$")
+# pg_create_restore_point() takes at most 63 bytes; quotes and spaces would need escaping
+# in recovery_target_name and on the command line.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,62}$")
+_LSN = re.compile(r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$")
+_SET = re.compile(r"^\d{8}-\d{6}F(?:_\d{8}-\d{6}[DI])?$")
+_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Throughputs behind the duration estimate: conservative figures for a small VPS reading
+# an object store (restore) and replaying WAL.
+_RESTORE_BPS = 40 * 1024**2
+_REPLAY_BPS = 30 * 1024**2
+_FIXED_S = 15
+# A clock a few seconds ahead of the controller's is not "the future".
+_CLOCK_SKEW_S = 5
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S+00")
+
+
+def _parse_time(value: str) -> float | None:
+    m = _TIME.match(value)
+    if not m:
+        return None
+    zone = m["zone"]
+    if zone in ("Z", "UTC"):
+        offset = timedelta(0)
+    else:
+        digits = zone[1:].replace(":", "")
+        hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+        if hours > 15 or minutes > 59:
+            return None
+        offset = timedelta(hours=hours, minutes=minutes) * (1 if zone[0] == "+" else -1)
+    clock = m["time"] if m["time"].count(":") == 2 else m["time"] + ":00"
+    try:
+        naive = datetime.fromisoformat(f"{m['date']} {clock}")
+    except ValueError:
+        return None
+    return naive.replace(tzinfo=timezone(offset)).timestamp()
+
+
+def pg_restore_request(request: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the operator's restore request before any host is touched.
+
+    request: restore_target_time, restore_target_name, restore_target_lsn,
+    restore_target_xid, restore_target_timeline, restore_set, restore_mode, restore_host
+    (empty or missing = unset). Returns ok, problems (each names the variable and the
+    expected form), target {type, value, epoch, lsn}, mode, timeline, set.
+    """
+    if not isinstance(request, Mapping):
+        raise AnsibleFilterError("pg_restore_request: expected a dict of the restore_* variables")
+    problems: list[str] = []
+    given = {
+        kind: _text(request.get(f"restore_target_{kind}"))
+        for kind in ("time", "name", "lsn", "xid")
+    }
+    given = {kind: value for kind, value in given.items() if value}
+    target: dict[str, Any] = {"type": "none", "value": None, "epoch": None, "lsn": None}
+    if len(given) > 1:
+        problems.append(
+            "Set at most one recovery target; got "
+            + ", ".join(f"restore_target_{k}" for k in given)
+            + ". With none, the restore recovers to the end of the archive."
+        )
+    elif given:
+        kind, value = next(iter(given.items()))
+        target.update(type=kind, value=value)
+        if kind == "time":
+            if _TIME_NO_ZONE.match(value):
+                problems.append(
+                    f"restore_target_time={value!r} has no time zone, and would be read in the "
+                    "server's zone; write it with one, e.g. '2026-11-28 04:30:00+00' or "
+                    "'2026-11-28 05:30:00+01:00'."
+                )
+            else:
+                target["epoch"] = _parse_time(value)
+                if target["epoch"] is None:
+                    problems.append(
+                        f"restore_target_time={value!r} is not a time; expected "
+                        "'YYYY-MM-DD HH:MM:SS+00' (a zone is required: Z, UTC, +HH or +HH:MM)."
+                    )
+                else:
+                    target["value"] = _iso(target["epoch"]) if "." not in value else value
+        elif kind == "name" and not _NAME.match(value):
+            problems.append(
+                f"restore_target_name={value!r} is not a restore point name; expected 1-63 "
+                "characters of letters, digits and _.:@- (as given to pg_create_restore_point)."
+            )
+        elif kind == "lsn":
+            if not _LSN.match(value):
+                problems.append(
+                    f"restore_target_lsn={value!r} is not an LSN; expected hex 'X/Y', "
+                    "e.g. '0/3000060' (pg_current_wal_lsn())."
+                )
+            else:
+                target["lsn"] = pg_lsn_int(value, "restore_target_lsn")
+                target["value"] = value.upper()
+        elif kind == "xid" and not (value.isdigit() and 3 <= int(value) < 2**63):
+            problems.append(
+                f"restore_target_xid={value!r} is not a transaction ID; expected a decimal "
+                "number of 3 or more (pg_current_xact_id())."
+            )
+
+    mode = _text(request.get("restore_mode")) or "in-place"
+    if mode not in ("in-place", "side"):
+        problems.append(f"restore_mode={mode!r}: expected 'in-place' (the default) or 'side'.")
+    host = _text(request.get("restore_host"))
+    if host and not _HOST.match(host):
+        problems.append(f"restore_host={host!r} is not a host name of the inventory.")
+    if mode == "side" and not host:
+        problems.append(
+            "restore_mode=side needs restore_host=NAME: the host of the inventory that "
+            "receives the separate cluster."
+        )
+
+    timeline_raw = _text(request.get("restore_target_timeline"))
+    timeline: int | str | None = None
+    if timeline_raw:
+        if timeline_raw in ("current", "latest"):
+            timeline = timeline_raw
+        elif timeline_raw.isdigit() and int(timeline_raw) > 0:
+            timeline = int(timeline_raw)
+        else:
+            problems.append(
+                f"restore_target_timeline={timeline_raw!r}: expected a timeline number "
+                "(decimal, e.g. 2), 'current' or 'latest'."
+            )
+
+    backup_set = _text(request.get("restore_set"))
+    if backup_set and not _SET.match(backup_set):
+        problems.append(
+            f"restore_set={backup_set!r} is not a pgBackRest backup label; expected e.g. "
+            "'20261128-041500F' or '20261128-041500F_20261128-061500I' (pgbackrest info)."
+        )
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "target": target,
+        "mode": mode,
+        "timeline": timeline,
+        "set": backup_set or None,
+        "host": host or None,
+    }
+
+
+def pg_history_timelines(history: Any, timeline: int) -> list[dict[str, Any]]:
+    """The ancestry of a timeline from its history file text: one entry per timeline,
+    oldest first, with the LSN where it ended (None for the timeline itself)."""
+    if not isinstance(history, str):
+        raise AnsibleFilterError("pg_history_timelines: expected the text of a history file")
+    out: list[dict[str, Any]] = []
+    for line in history.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = line.split("\t") if "\t" in line else line.split()
+        if len(fields) < 2 or not fields[0].strip().isdigit():
+            raise AnsibleFilterError(
+                f"history of timeline {timeline}: {line!r} is not a history line; "
+                "expected 'parentTLI<TAB>X/Y<TAB>reason'"
+            )
+        out.append({"timeline": int(fields[0]), "end": pg_lsn_int(fields[1].strip(), "history")})
+    out.append({"timeline": int(timeline), "end": None})
+    return out
+
+
+def _backups(info: Any) -> list[dict[str, Any]]:
+    if isinstance(info, list):
+        if not info:
+            return []
+        info = info[0]
+    if not isinstance(info, Mapping):
+        raise AnsibleFilterError("pg_restore_plan: expected the JSON of 'pgbackrest info --output=json'")
+    out = []
+    for b in info.get("backup") or []:
+        archive = b.get("archive") or {}
+        lsn = b.get("lsn") or {}
+        stamp = b.get("timestamp") or {}
+        size = (b.get("info") or {}).get("size") or 0
+        if not archive.get("start") or not lsn.get("stop") or not stamp.get("stop"):
+            continue
+        out.append(
+            {
+                "label": b.get("label"),
+                "type": b.get("type"),
+                "start": float(stamp["start"]),
+                "stop": float(stamp["stop"]),
+                "lsn_start": pg_lsn_int(lsn["start"], "backup lsn"),
+                "lsn_stop": pg_lsn_int(lsn["stop"], "backup lsn"),
+                "timeline": int(str(archive["start"])[:8], 16),
+                "size": int(size),
+                "error": bool(b.get("error", False)),
+            }
+        )
+    return sorted(out, key=lambda b: (b["stop"], b["lsn_stop"]))
+
+
+def _lsn_text(value: int | None) -> str | None:
+    return None if value is None else f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
+
+
+def pg_restore_plan(
+    info: Any,
+    target: Mapping[str, Any],
+    timeline: int,
+    history: str = "",
+    archive_end: Mapping[str, Any] | None = None,
+    now: float | None = None,
+    live: bool = False,
+    backup_set: str | None = None,
+) -> dict[str, Any]:
+    """The window a timeline can recover and the backup a target starts from.
+
+    info: 'pgbackrest info --output=json'; target: pg_restore_request's; timeline: the
+    timeline to recover along; history: its history file's text ('' for timeline 1);
+    archive_end: {'time': epoch, 'lsn': 'X/Y'} of the newest WAL archived on that timeline;
+    now: the controller's clock (epoch); live: the primary runs on that timeline and its
+    archiver has no failure, so its current WAL can be archived before the restore.
+    """
+    if not isinstance(target, Mapping) or "type" not in target:
+        raise AnsibleFilterError("pg_restore_plan: target must be pg_restore_request(...).target")
+    timeline = int(timeline)
+    ancestry = pg_history_timelines(history or "", timeline)
+    ends = {a["timeline"]: a["end"] for a in ancestry}
+    problems: list[str] = []
+    backups = _backups(info)
+    usable = [
+        b
+        for b in backups
+        if not b["error"]
+        and b["timeline"] in ends
+        and (ends[b["timeline"]] is None or b["lsn_stop"] <= ends[b["timeline"]])
+    ]
+    off_history = [b["label"] for b in backups if b not in usable and not b["error"]]
+    archive_end = archive_end or {}
+    end_time = archive_end.get("time")
+    end_time = float(end_time) if end_time not in (None, "") else None
+    end_lsn = archive_end.get("lsn")
+    end_lsn = pg_lsn_int(end_lsn, "archive end") if end_lsn else None
+    if live and now is not None:
+        end_time = max(end_time or 0.0, float(now))
+        end_lsn = None  # the primary's current WAL is archived before the restore
+    first = usable[0] if usable else None
+    window = {
+        "timeline": timeline,
+        "first": _iso(first["stop"]) if first else None,
+        "first_epoch": first["stop"] if first else None,
+        "first_lsn": _lsn_text(first["lsn_stop"]) if first else None,
+        "end": _iso(end_time),
+        "end_epoch": end_time,
+        "end_lsn": _lsn_text(end_lsn),
+        "end_is_now": bool(live),
+    }
+    text = (
+        f"the recoverable window on timeline {timeline} is {window['first']} "
+        f"({window['first_lsn']}) to {window['end'] or 'the end of the archive'}"
+        + ("" if live or not window["end_lsn"] else f" ({window['end_lsn']})")
+    )
+    chosen = None
+    kind = target["type"]
+    if not usable:
+        problems.append(
+            f"No backup in the repository can reach timeline {timeline}"
+            + (f" (on another history: {', '.join(off_history)})" if off_history else "")
+            + "; a restore needs a full backup first."
+        )
+    elif kind == "time":
+        epoch = float(target["epoch"])
+        if now is not None and epoch > float(now) + _CLOCK_SKEW_S:
+            problems.append(
+                f"restore_target_time {target['value']} is in the future (now {_iso(now)}); {text}."
+            )
+        elif epoch <= first["stop"]:
+            problems.append(
+                f"restore_target_time {target['value']} is before the first backup finished; {text}."
+            )
+        elif end_time is not None and epoch > end_time:
+            problems.append(
+                f"restore_target_time {target['value']} is after the end of the archive; {text}."
+            )
+        else:
+            chosen = [b for b in usable if b["stop"] < epoch][-1]
+    elif kind == "lsn":
+        lsn = int(target["lsn"])
+        if lsn < first["lsn_stop"]:
+            problems.append(f"restore_target_lsn {target['value']} is before the first backup ended; {text}.")
+        elif end_lsn is not None and lsn > end_lsn:
+            problems.append(f"restore_target_lsn {target['value']} is after the end of the archive; {text}.")
+        else:
+            chosen = [b for b in usable if b["lsn_stop"] <= lsn][-1]
+    else:
+        chosen = usable[-1]
+
+    if backup_set and not problems:
+        named = [b for b in usable if b["label"] == backup_set]
+        if not named:
+            problems.append(
+                f"restore_set={backup_set} is not a backup that can reach timeline {timeline}; "
+                f"usable: {', '.join(b['label'] for b in usable)}."
+            )
+        elif kind == "time" and named[0]["stop"] >= float(target["epoch"]):
+            problems.append(f"restore_set={backup_set} finished after the target time.")
+        elif kind == "lsn" and named[0]["lsn_stop"] > int(target["lsn"]):
+            problems.append(f"restore_set={backup_set} ended after the target LSN.")
+        else:
+            chosen = named[0]
+
+    estimate = None
+    if chosen and not problems:
+        replay_to = (
+            int(target["lsn"])
+            if kind == "lsn"
+            else end_lsn
+            if end_lsn is not None and kind != "time"
+            else None
+        )
+        replay = max(0, (replay_to or chosen["lsn_stop"]) - chosen["lsn_start"])
+        if kind == "time" and end_time:
+            # WAL is not time-indexed: take the time since the backup, at the rate WAL
+            # was written between the backup's start and the end of the archive.
+            span = max(1.0, (end_time - chosen["start"]))
+            wal = max(0, (end_lsn or chosen["lsn_stop"]) - chosen["lsn_start"])
+            replay = int(wal * min(1.0, (float(target["epoch"]) - chosen["start"]) / span))
+        estimate = int(_FIXED_S + chosen["size"] / _RESTORE_BPS + replay / _REPLAY_BPS)
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "window": window,
+        "window_text": text,
+        "backup": (
+            {
+                "label": chosen["label"],
+                "type": chosen["type"],
+                "stop": _iso(chosen["stop"]),
+                "stop_epoch": chosen["stop"],
+                "lsn_start": _lsn_text(chosen["lsn_start"]),
+                "lsn_stop": _lsn_text(chosen["lsn_stop"]),
+                "timeline": chosen["timeline"],
+                "size": chosen["size"],
+            }
+            if chosen
+            else None
+        ),
+        "usable": [b["label"] for b in usable],
+        "off_history": off_history,
+        "estimate_s": estimate,
+    }
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "pg_restore_request": pg_restore_request,
+            "pg_restore_plan": pg_restore_plan,
+            "pg_history_timelines": pg_history_timelines,
+        }
