@@ -393,10 +393,50 @@ def pg_restore_plan(
     }
 
 
+def pg_drill_status(
+    reports: Any, now: float, max_age_days: float = 8.0
+) -> dict[str, Any]:
+    """The status line of the restore drill: the newest of the drill hosts' reports
+    (last-drill.json, a dict each; empty ones are skipped). A failed drill, or one older
+    than max_age_days, is a problem; a cluster that never had one is only reported."""
+    if not isinstance(reports, (list, tuple)):
+        raise AnsibleFilterError("pg_drill_status: expected a list of drill reports")
+    done = []
+    for r in reports:
+        if not isinstance(r, Mapping) or not r.get("finished"):
+            continue
+        try:
+            at = datetime.strptime(str(r["finished"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+        done.append((at.timestamp(), r))
+    if not done:
+        return {"line": "never run (playbooks/restore_drill.yml)", "problem": None, "last": None}
+    at, last = max(done, key=lambda d: d[0])
+    age_days = max(0.0, (float(now) - at) / 86400)
+    result = last.get("result", "failed")
+    line = (
+        f"{result} {age_days:.1f} days ago ({last.get('finished')}), RTO "
+        f"{last.get('rto_seconds', '?')} s, backup {(last.get('backup') or {}).get('label', '?')}"
+    )
+    problem = None
+    if result != "passed":
+        problem = f"the last restore drill failed ({last.get('finished')}): " + "; ".join(
+            str(p) for p in (last.get("problems") or [])
+        )[:300]
+    elif age_days > float(max_age_days):
+        problem = (
+            f"the last restore drill is {age_days:.1f} days old (more than {float(max_age_days):g}); "
+            "run playbooks/restore_drill.yml"
+        )
+    return {"line": line, "problem": problem, "last": last, "age_days": round(age_days, 2)}
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "pg_restore_request": pg_restore_request,
             "pg_restore_plan": pg_restore_plan,
             "pg_history_timelines": pg_history_timelines,
+            "pg_drill_status": pg_drill_status,
         }
