@@ -6,7 +6,7 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-SCENARIOS ?= default failover
+SCENARIOS ?= default restore failover
 INVENTORY ?= inventory/lab
 
 .PHONY: setup lab lab-up lab-demo lab-down converge lint unit inputs molecule test bench clean
@@ -40,8 +40,18 @@ unit: setup
 inputs: setup
 	pytest -q tests/inputs
 
+# The restore scenario reuses the default scenario's converged hosts (and adds a replica):
+# when both run, default keeps its hosts (--destroy=never, after an explicit destroy of
+# anything a failed earlier run left) and restore destroys them at its end.
 molecule: setup
-	@for s in $(SCENARIOS); do molecule test -s $$s || exit 1; done
+	@shared=$$(case " $(SCENARIOS) " in *" default "*" restore "*) echo yes;; esac); \
+	for s in $(SCENARIOS); do \
+	  if [ "$$s" = default ] && [ -n "$$shared" ]; then \
+	    molecule destroy -s restore && molecule test -s default --destroy=never || exit 1; \
+	  else \
+	    molecule test -s $$s || exit 1; \
+	  fi; \
+	done
 
 test: setup
 	@start=$$(date +%s); \

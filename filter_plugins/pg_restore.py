@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ def _text(value: Any) -> str:
 def _iso(epoch: float | None) -> str | None:
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S+00")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S+00")
 
 
 def _parse_time(value: str) -> float | None:
@@ -118,6 +118,12 @@ def pg_restore_request(request: Mapping[str, Any]) -> dict[str, Any]:
                     f"restore_target_time={value!r} has no time zone, and would be read in the "
                     "server's zone; write it with one, e.g. '2026-11-28 04:30:00+00' or "
                     "'2026-11-28 05:30:00+01:00'."
+                )
+            elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                problems.append(
+                    f"restore_target_time={value!r} is only a date: the shell or -e split it "
+                    "at its space. Quote the whole time inside the -e value: "
+                    "-e \"restore_target_time='2026-11-28 04:30:00+00'\"."
                 )
             else:
                 target["epoch"] = _parse_time(value)
@@ -216,7 +222,9 @@ def _backups(info: Any) -> list[dict[str, Any]]:
             return []
         info = info[0]
     if not isinstance(info, Mapping):
-        raise AnsibleFilterError("pg_restore_plan: expected the JSON of 'pgbackrest info --output=json'")
+        raise AnsibleFilterError(
+            "pg_restore_plan: expected the JSON of 'pgbackrest info --output=json'"
+        )
     out = []
     for b in info.get("backup") or []:
         archive = b.get("archive") or {}
@@ -284,7 +292,7 @@ def pg_restore_plan(
     end_lsn = archive_end.get("lsn")
     end_lsn = pg_lsn_int(end_lsn, "archive end") if end_lsn else None
     if live and now is not None:
-        end_time = max(end_time or 0.0, float(now))
+        end_time = max(end_time or 0.0, float(now) + _CLOCK_SKEW_S)
         end_lsn = None  # the primary's current WAL is archived before the restore
     first = usable[0] if usable else None
     window = {
@@ -318,7 +326,8 @@ def pg_restore_plan(
             )
         elif epoch <= first["stop"]:
             problems.append(
-                f"restore_target_time {target['value']} is before the first backup finished; {text}."
+                f"restore_target_time {target['value']} is before the first backup finished; "
+                f"{text}."
             )
         elif end_time is not None and epoch > end_time:
             problems.append(
@@ -329,9 +338,13 @@ def pg_restore_plan(
     elif kind == "lsn":
         lsn = int(target["lsn"])
         if lsn < first["lsn_stop"]:
-            problems.append(f"restore_target_lsn {target['value']} is before the first backup ended; {text}.")
+            problems.append(
+                f"restore_target_lsn {target['value']} is before the first backup ended; {text}."
+            )
         elif end_lsn is not None and lsn > end_lsn:
-            problems.append(f"restore_target_lsn {target['value']} is after the end of the archive; {text}.")
+            problems.append(
+                f"restore_target_lsn {target['value']} is after the end of the archive; {text}."
+            )
         else:
             chosen = [b for b in usable if b["lsn_stop"] <= lsn][-1]
     else:
@@ -393,9 +406,7 @@ def pg_restore_plan(
     }
 
 
-def pg_drill_status(
-    reports: Any, now: float, max_age_days: float = 8.0
-) -> dict[str, Any]:
+def pg_drill_status(reports: Any, now: float, max_age_days: float = 8.0) -> dict[str, Any]:
     """The status line of the restore drill: the newest of the drill hosts' reports
     (last-drill.json, a dict each; empty ones are skipped). A failed drill, or one older
     than max_age_days, is a problem; a cluster that never had one is only reported."""
@@ -406,7 +417,7 @@ def pg_drill_status(
         if not isinstance(r, Mapping) or not r.get("finished"):
             continue
         try:
-            at = datetime.strptime(str(r["finished"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            at = datetime.strptime(str(r["finished"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         except ValueError:
             continue
         done.append((at.timestamp(), r))
@@ -421,13 +432,14 @@ def pg_drill_status(
     )
     problem = None
     if result != "passed":
-        problem = f"the last restore drill failed ({last.get('finished')}): " + "; ".join(
-            str(p) for p in (last.get("problems") or [])
-        )[:300]
+        problem = (
+            f"the last restore drill failed ({last.get('finished')}): "
+            + "; ".join(str(p) for p in (last.get("problems") or []))[:300]
+        )
     elif age_days > float(max_age_days):
         problem = (
-            f"the last restore drill is {age_days:.1f} days old (more than {float(max_age_days):g}); "
-            "run playbooks/restore_drill.yml"
+            f"the last restore drill is {age_days:.1f} days old "
+            f"(more than {float(max_age_days):g}); run playbooks/restore_drill.yml"
         )
     return {"line": line, "problem": problem, "last": last, "age_days": round(age_days, 2)}
 

@@ -1,8 +1,9 @@
 """Bad requests to the on-call playbooks stop before any host is touched.
 
-switchover.yml, failover.yml and rejoin.yml check the request (-e ...) in their first
-task, on the controller. Each bad request must fail there, with a message naming the
-variable and the expected form: no host is probed, no Python traceback.
+switchover.yml, failover.yml, rejoin.yml, restore.yml and restore_drill.yml check the
+request (-e ...) in their first task, on the controller. Each bad request must fail there,
+with a message naming the variable and the expected form: no host is probed, no Python
+traceback.
 """
 
 from __future__ import annotations
@@ -16,8 +17,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = Path(__file__).with_name("inventory.yml")
-CHECK_TASKS = ("Request | The inventory settings", "Request | Check the request")
-LATER_TASKS = ("Reach | SSH port", "Topology | Probe", "Gates", "Refusals")
+CHECK_TASKS = (
+    "Request | The inventory settings",
+    "Request | Check the request",
+    "Inputs | Restore and drill settings",
+    "Inputs | The weekly drill schedule",
+)
+LATER_TASKS = (
+    "Reach | SSH port",
+    "Topology | Probe",
+    "Gates",
+    "Refusals",
+    "Repository |",
+    "Preflight |",
+)
 
 
 def run(playbook: str, extra_vars: dict) -> subprocess.CompletedProcess[str]:
@@ -84,6 +97,79 @@ BAD = [
         {"switchover_to": "input-probe", "postgresql_ha_switchover_max_lag_bytes": "16MB"},
         ["postgresql_ha_switchover_max_lag_bytes", "int"],
         id="max-lag-not-int",
+    ),
+    pytest.param(
+        "restore.yml",
+        {"restore_target_time": "2026-11-28 04:30:00"},
+        ["restore_target_time='2026-11-28 04:30:00' has no time zone", "Restore refused"],
+        id="restore-time-without-zone",
+    ),
+    pytest.param(
+        "restore.yml",
+        {"restore_target_time": "2026-11-28"},
+        ["is only a date", "Quote the whole time"],
+        id="restore-time-split-by-the-shell",
+    ),
+    pytest.param(
+        "restore.yml",
+        {
+            "restore_target_time": "2026-11-28 04:30:00+00",
+            "restore_target_name": "before-migration",
+        },
+        ["Set at most one recovery target", "restore_target_time, restore_target_name"],
+        id="restore-two-targets",
+    ),
+    pytest.param(
+        "restore.yml",
+        {"restore_target_lsn": "3000060"},
+        ["restore_target_lsn='3000060' is not an LSN", "X/Y"],
+        id="restore-lsn-form",
+    ),
+    pytest.param(
+        "restore.yml",
+        {"restore_mode": "side"},
+        ["restore_mode=side needs restore_host=NAME"],
+        id="restore-side-without-host",
+    ),
+    pytest.param(
+        "restore.yml",
+        {"restore_mode": "side", "restore_host": "pg9"},
+        ["restore_host=pg9 is not a host of the postgresql group"],
+        id="restore-side-unknown-host",
+    ),
+    pytest.param(
+        "restore.yml",
+        {"restore_target_time": "2026-11-28 04:30:00+00", "restore_confirm": "pg9"},
+        ["restore_confirm=pg9 is not a host of the postgresql group"],
+        id="restore-confirm-unknown",
+    ),
+    pytest.param(
+        "restore.yml",
+        {"restore_side_drop": True},
+        ["restore_side_drop=true needs restore_mode=side"],
+        id="restore-drop-without-side",
+    ),
+    pytest.param(
+        "restore.yml",
+        {
+            "restore_mode": "side",
+            "restore_host": "input-probe",
+            "postgresql_restore_side_port": 5432,
+        },
+        ["postgresql_restore_side_port=5432 is the production port"],
+        id="restore-side-port-is-production",
+    ),
+    pytest.param(
+        "restore_drill.yml",
+        {"drill_host": "pg9"},
+        ["drill_host=pg9 is not a host of the postgresql group"],
+        id="drill-unknown-host",
+    ),
+    pytest.param(
+        "restore_drill.yml",
+        {"postgresql_restore_drill_schedule": "weekly"},
+        ["postgresql_restore_drill_schedule"],
+        id="drill-schedule-form",
     ),
 ]
 

@@ -1,0 +1,336 @@
+"""pg_restore: the request check, the recoverable window and the backup a target starts
+from (along the right history), and the drill's status line."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from pg_restore import (
+    FilterModule,
+    pg_drill_status,
+    pg_history_timelines,
+    pg_restore_plan,
+    pg_restore_request,
+)
+
+MB = 1024**2
+
+
+def backup(label, start, stop, lsn_start, lsn_stop, tl=1, kind="full", size=100 * MB, error=False):
+    return {
+        "label": label,
+        "type": kind,
+        "timestamp": {"start": start, "stop": stop},
+        "lsn": {"start": lsn_start, "stop": lsn_stop},
+        "archive": {"start": f"{tl:08X}0000000000000002", "stop": f"{tl:08X}0000000000000003"},
+        "info": {"size": size},
+        "error": error,
+    }
+
+
+def info(*backups):
+    return [{"name": "main", "backup": list(backups), "status": {"code": 0}}]
+
+
+T0 = 1_795_800_000  # 2026-11-27 17:20:00 UTC
+B1 = backup("20261127-000000F", T0, T0 + 60, "0/2000028", "0/3000050")
+B2 = backup(
+    "20261127-010000F_20261127-020000I", T0 + 3600, T0 + 3660, "0/6000028", "0/7000050", kind="incr"
+)
+END = {"time": T0 + 7200, "lsn": "0/A000000"}
+
+
+def target(**kw):
+    return pg_restore_request({f"restore_target_{k}": v for k, v in kw.items()})["target"]
+
+
+def test_filters_exported():
+    assert sorted(FilterModule().filters()) == [
+        "pg_drill_status",
+        "pg_history_timelines",
+        "pg_restore_plan",
+        "pg_restore_request",
+    ]
+
+
+# ---------------------------------------------------------------- request
+@pytest.mark.parametrize(
+    "value, epoch",
+    [
+        ("2026-11-28 04:30:00+00", 1795840200.0),
+        ("2026-11-28T04:30:00Z", 1795840200.0),
+        ("2026-11-28 05:30:00+01:00", 1795840200.0),
+        ("2026-11-28 05:30+0100", 1795840200.0),
+        ("2026-11-27 23:30:00-05", 1795840200.0),
+        ("2026-11-28 04:30:00 UTC", 1795840200.0),
+        ("2026-11-28 04:30:00.250000+00", 1795840200.25),
+    ],
+)
+def test_time_with_a_zone(value, epoch):
+    req = pg_restore_request({"restore_target_time": value})
+    assert req["ok"], req["problems"]
+    assert req["target"]["type"] == "time"
+    assert req["target"]["epoch"] == epoch
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-11-28 04:30:00", "2026-11-28T04:30", "2026-11-28 04:30:00.5"]
+)
+def test_time_without_a_zone_is_refused(value):
+    req = pg_restore_request({"restore_target_time": value})
+    assert not req["ok"]
+    assert "has no time zone" in req["problems"][0]
+    assert "restore_target_time" in req["problems"][0]
+
+
+@pytest.mark.parametrize(
+    "value", ["yesterday", "2026-13-01 00:00:00+00", "2026-11-28 04:30:00+25", "now()"]
+)
+def test_not_a_time_is_refused(value):
+    req = pg_restore_request({"restore_target_time": value})
+    assert not req["ok"]
+    assert "restore_target_time" in req["problems"][0]
+
+
+def test_a_bare_date_says_how_to_quote():
+    req = pg_restore_request({"restore_target_time": "2026-11-28"})
+    assert not req["ok"] and "Quote the whole time" in req["problems"][0]
+
+
+def test_at_most_one_target():
+    req = pg_restore_request(
+        {"restore_target_time": "2026-11-28 04:30:00+00", "restore_target_lsn": "0/3000000"}
+    )
+    assert not req["ok"]
+    assert "at most one" in req["problems"][0]
+
+
+def test_no_target_is_the_end_of_the_archive():
+    req = pg_restore_request({"restore_target_time": "", "restore_target_name": None})
+    assert req["ok"] and req["target"]["type"] == "none" and req["mode"] == "in-place"
+
+
+@pytest.mark.parametrize(
+    "kind, value, ok",
+    [
+        ("name", "drill-20261128T0430", True),
+        ("name", "before migration", False),
+        ("name", "x" * 64, False),
+        ("name", "a'; DROP", False),
+        ("lsn", "0/3000060", True),
+        ("lsn", "16/B374D848", True),
+        ("lsn", "3000060", False),
+        ("xid", "12345", True),
+        ("xid", "2", False),
+        ("xid", "-5", False),
+    ],
+)
+def test_other_targets(kind, value, ok):
+    req = pg_restore_request({f"restore_target_{kind}": value})
+    assert req["ok"] is ok
+    if not ok:
+        assert f"restore_target_{kind}" in req["problems"][0]
+
+
+def test_side_mode_needs_a_host():
+    req = pg_restore_request({"restore_mode": "side"})
+    assert not req["ok"] and "restore_host" in req["problems"][0]
+    assert pg_restore_request({"restore_mode": "side", "restore_host": "pg3"})["ok"]
+
+
+@pytest.mark.parametrize(
+    "key, value, needle",
+    [
+        ("restore_mode", "inplace", "restore_mode"),
+        ("restore_target_timeline", "two", "restore_target_timeline"),
+        ("restore_set", "latest", "restore_set"),
+        ("restore_host", "pg3; rm -rf /", "restore_host"),
+    ],
+)
+def test_bad_settings_name_the_variable(key, value, needle):
+    req = pg_restore_request({key: value})
+    assert not req["ok"] and needle in req["problems"][0]
+
+
+def test_timeline_forms():
+    assert pg_restore_request({"restore_target_timeline": "3"})["timeline"] == 3
+    assert pg_restore_request({"restore_target_timeline": "current"})["timeline"] == "current"
+
+
+def test_request_must_be_a_dict():
+    with pytest.raises(AnsibleFilterError):
+        pg_restore_request("2026-11-28")
+
+
+# ---------------------------------------------------------------- window and backup
+def test_time_target_starts_from_the_newest_backup_before_it():
+    # 2026-11-27 17:50:00 UTC: after B1 finished (17:21), before B2 did (18:21)
+    t = target(time="2026-11-27 17:50:00+00")
+    assert T0 + 60 < t["epoch"] < T0 + 3660
+    plan = pg_restore_plan(info(B1, B2), t, 1, "", END, T0 + 7300)
+    assert plan["ok"], plan["problems"]
+    assert plan["backup"]["label"] == B1["label"]
+    late = pg_restore_plan(
+        info(B1, B2), {"type": "time", "epoch": T0 + 5000, "value": "x"}, 1, "", END, T0 + 7300
+    )
+    assert late["backup"]["label"] == B2["label"]
+    assert late["window"]["first_epoch"] == T0 + 60
+    assert late["estimate_s"] > 15
+
+
+@pytest.mark.parametrize(
+    "epoch, says",
+    [
+        (T0 + 30, "before the first backup"),
+        (T0 + 60, "before the first backup"),
+        (T0 + 7300 + 60, "in the future"),
+        (T0 + 7250, "after the end of the archive"),
+    ],
+)
+def test_time_outside_the_window_is_refused_with_the_window(epoch, says):
+    plan = pg_restore_plan(
+        info(B1, B2), {"type": "time", "epoch": epoch, "value": "t"}, 1, "", END, T0 + 7300
+    )
+    assert not plan["ok"]
+    assert says in plan["problems"][0]
+    assert "recoverable window on timeline 1" in plan["problems"][0]
+    assert plan["backup"] is None
+
+
+def test_a_live_primary_extends_the_window_to_now():
+    t = {"type": "time", "epoch": T0 + 7250, "value": "t"}
+    plan = pg_restore_plan(info(B1, B2), t, 1, "", END, T0 + 7300, live=True)
+    assert plan["ok"] and plan["window"]["end_is_now"]
+
+
+def test_small_clock_skew_is_not_the_future():
+    t = {"type": "time", "epoch": T0 + 7303, "value": "t"}
+    assert pg_restore_plan(info(B1, B2), t, 1, "", END, T0 + 7300, live=True)["ok"]
+
+
+def test_lsn_target():
+    plan = pg_restore_plan(info(B1, B2), target(lsn="0/8000000"), 1, "", END, T0 + 7300)
+    assert plan["ok"] and plan["backup"]["label"] == B2["label"]
+    assert (
+        pg_restore_plan(info(B1, B2), target(lsn="0/6500000"), 1, "", END, T0 + 7300)["backup"][
+            "label"
+        ]
+        == B1["label"]
+    )
+    early = pg_restore_plan(info(B1, B2), target(lsn="0/2500000"), 1, "", END, T0 + 7300)
+    assert not early["ok"] and "before the first backup" in early["problems"][0]
+    late = pg_restore_plan(info(B1, B2), target(lsn="0/B000000"), 1, "", END, T0 + 7300)
+    assert not late["ok"] and "after the end of the archive" in late["problems"][0]
+
+
+def test_name_and_no_target_take_the_newest_backup():
+    for t in (target(name="drill-1"), target(), target(xid="1234")):
+        assert (
+            pg_restore_plan(info(B1, B2), t, 1, "", END, T0 + 7300)["backup"]["label"]
+            == B2["label"]
+        )
+
+
+def test_backups_on_an_abandoned_branch_are_never_chosen():
+    # Timeline 2 forked from timeline 1 at 0/5000000 (an earlier restore to that point):
+    # B2, taken on timeline 1 after the fork, cannot reach timeline 2 (pgBackRest error 058).
+    history = "1\t0/5000000\tbefore 2026-11-27 00:30:00+00\n"
+    b3 = backup("20261127-030000F", T0 + 4000, T0 + 4060, "0/8000028", "0/9000050", tl=2)
+    t = {"type": "time", "epoch": T0 + 4030, "value": "t"}
+    plan = pg_restore_plan(
+        info(B1, B2, b3), t, 2, history, {"time": T0 + 7200, "lsn": "0/A000000"}, T0 + 7300
+    )
+    assert plan["ok"], plan["problems"]
+    assert plan["backup"]["label"] == B1["label"]
+    assert plan["usable"] == [B1["label"], b3["label"]]
+    assert plan["off_history"] == [B2["label"]]
+    # Along timeline 1 instead (restore_target_timeline=1), B2 is usable again.
+    one = pg_restore_plan(
+        info(B1, B2, b3), t, 1, "", {"time": T0 + 7200, "lsn": "0/A000000"}, T0 + 7300
+    )
+    assert one["backup"]["label"] == B2["label"]
+
+
+def test_failed_backups_are_skipped():
+    bad = dict(B2, error=True)
+    plan = pg_restore_plan(
+        info(B1, bad), {"type": "time", "epoch": T0 + 5000, "value": "t"}, 1, "", END, T0 + 7300
+    )
+    assert plan["backup"]["label"] == B1["label"]
+
+
+def test_no_usable_backup():
+    plan = pg_restore_plan(info(), target(), 1, "", END, T0)
+    assert not plan["ok"] and "No backup" in plan["problems"][0]
+
+
+def test_backup_set_override():
+    t = {"type": "time", "epoch": T0 + 5000, "value": "t"}
+    assert (
+        pg_restore_plan(info(B1, B2), t, 1, "", END, T0 + 7300, backup_set=B1["label"])["backup"][
+            "label"
+        ]
+        == B1["label"]
+    )
+    unknown = pg_restore_plan(info(B1, B2), t, 1, "", END, T0 + 7300, backup_set="20200101-000000F")
+    assert not unknown["ok"] and "restore_set" in unknown["problems"][0]
+    after = pg_restore_plan(
+        info(B1, B2),
+        {"type": "time", "epoch": T0 + 3000, "value": "t"},
+        1,
+        "",
+        END,
+        T0 + 7300,
+        backup_set=B2["label"],
+    )
+    assert not after["ok"] and "after the target time" in after["problems"][0]
+
+
+def test_plan_needs_a_request_target():
+    with pytest.raises(AnsibleFilterError):
+        pg_restore_plan(info(B1), {"value": "x"}, 1)
+
+
+# ---------------------------------------------------------------- history
+def test_history_ancestry():
+    text = "1\t0/5000000\tno recovery target specified\n\n2\t0/9000000\tbefore 2026-11-28\n"
+    assert pg_history_timelines(text, 3) == [
+        {"timeline": 1, "end": 0x5000000},
+        {"timeline": 2, "end": 0x9000000},
+        {"timeline": 3, "end": None},
+    ]
+    assert pg_history_timelines("", 1) == [{"timeline": 1, "end": None}]
+    with pytest.raises(AnsibleFilterError):
+        pg_history_timelines("garbage line", 2)
+
+
+# ---------------------------------------------------------------- drill status
+NOW = 1_795_900_000.0
+
+
+def report(finished, result="passed"):
+    return {
+        "finished": finished,
+        "result": result,
+        "rto_seconds": 7.5,
+        "backup": {"label": "F"},
+        "problems": ["x"],
+    }
+
+
+def test_drill_never_run_is_reported_not_a_problem():
+    out = pg_drill_status([{}, {}], NOW)
+    assert out["problem"] is None and "never" in out["line"]
+
+
+def test_drill_newest_report_counts():
+    old_failed = report("2026-11-20T00:00:00Z", "failed")
+    fresh = report("2026-11-28T10:00:00Z")
+    out = pg_drill_status([old_failed, fresh], NOW)
+    assert out["problem"] is None and out["line"].startswith("passed")
+
+
+def test_drill_failed_or_old_is_a_problem():
+    assert "failed" in pg_drill_status([report("2026-11-28T10:00:00Z", "failed")], NOW)["problem"]
+    old = pg_drill_status([report("2026-11-10T00:00:00Z")], NOW, 8)
+    assert "days old" in old["problem"]
+    assert pg_drill_status([report("2026-11-10T00:00:00Z")], NOW, 30)["problem"] is None
