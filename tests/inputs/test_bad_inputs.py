@@ -250,6 +250,16 @@ BAD = [
         id="schedule-six-fields",
     ),
     pytest.param(
+        {"postgresql_restore_drill_schedule": "0 4 * *"},
+        ["postgresql_restore_drill_schedule: ", "expected five cron fields"],
+        id="drill-schedule-four-fields",
+    ),
+    pytest.param(
+        {"postgresql_restore_drill_port": 5432},
+        ["postgresql_restore_drill_port=5432 is the production port"],
+        id="drill-port-is-production",
+    ),
+    pytest.param(
         {"postgresql_server_tls_extra_names": ["IP:db.example.com"]},
         ["postgresql_server_tls_extra_names[0]: ", "'IP:db.example.com'", "not an IP address"],
         id="tls-extra-name-ip-not-address",
