@@ -26,7 +26,7 @@ server clock (UTC, microseconds), 1 s, more rows and `pgbench -T 5` after T. Eac
             the first write; timed inside the container from the restore's start to that
             write (split: restore, start + recovery). The WAL past T is archived (pgbackrest
             check on the primary) before the clock starts. The cluster is dropped after.
-The issue's target: in-place PITR (playbook start to first write) <= raw + 10 s, printed
+The target: in-place PITR (playbook start to first write) <= raw + 10 s, printed
 with whether it is met. Not a test: asserts nothing, prints figures (a table and one JSON
 line, also written to .reports/bench-restore.json); median of --runs.
 """
