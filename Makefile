@@ -44,7 +44,7 @@ inputs: setup
 # when both run, default keeps its hosts (--destroy=never, after an explicit destroy of
 # anything a failed earlier run left) and restore destroys them at its end.
 molecule: setup
-	@shared=$$(case " $(SCENARIOS) " in *" default "*" restore "*) echo yes;; esac); \
+	@shared=$$(echo " $(SCENARIOS) " | grep -q " default " && echo " $(SCENARIOS) " | grep -q " restore " && echo yes); \
 	for s in $(SCENARIOS); do \
 	  if [ "$$s" = default ] && [ -n "$$shared" ]; then \
 	    molecule destroy -s restore && molecule test -s default --destroy=never || exit 1; \

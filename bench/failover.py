@@ -39,7 +39,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from labinventory import ROOT, read_inventory
+
 WRITER = ROOT / "molecule/shared/files/writer.py"
 WORK = ROOT / ".lab/bench-failover"
 TABLE = "app.bench_failover"
@@ -50,20 +51,8 @@ class Lab:
     """The inventory's postgresql hosts: container names, addresses, port, writer DSN."""
 
     def __init__(self, inventory: str) -> None:
-        data = json.loads(
-            subprocess.run(
-                ["ansible-inventory", "-i", inventory, "--list"],
-                cwd=ROOT, check=True, capture_output=True, text=True,
-            ).stdout
-        )  # fmt: skip
-
-        def members(group: str) -> list[str]:
-            entry = data.get(group, {})
-            children = [members(child) for child in entry.get("children", [])]
-            return [*entry.get("hosts", []), *itertools.chain.from_iterable(children)]
-
-        hostvars = data["_meta"]["hostvars"]
-        names = sorted(set(members("postgresql")))
+        members, hostvars = read_inventory(inventory)
+        names = members("postgresql")
         if not names:
             sys.exit(f"no postgresql hosts in {inventory}")
         self.address = {n: hostvars[n].get("ansible_host", n) for n in names}

@@ -34,7 +34,6 @@ line, also written to .reports/bench-restore.json); median of --runs.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import os
@@ -45,7 +44,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from labinventory import ROOT, read_inventory
+
 REPORTS = ROOT / ".reports"
 OUT = REPORTS / "bench-restore.json"
 WORK = ROOT / ".lab/bench-restore"
@@ -90,21 +90,9 @@ class Lab:
     """The inventory's postgresql hosts: container names, port, the primary it names."""
 
     def __init__(self, inventory: str) -> None:
-        data = json.loads(
-            subprocess.run(
-                ["ansible-inventory", "-i", inventory, "--list"],
-                cwd=ROOT, check=True, capture_output=True, text=True,
-            ).stdout
-        )  # fmt: skip
-
-        def members(group: str) -> list[str]:
-            entry = data.get(group, {})
-            children = [members(child) for child in entry.get("children", [])]
-            return [*entry.get("hosts", []), *itertools.chain.from_iterable(children)]
-
-        hostvars = data["_meta"]["hostvars"]
-        names = sorted(set(members("postgresql")))
-        primaries = sorted(set(members("postgresql_primary")))
+        members, hostvars = read_inventory(inventory)
+        names = members("postgresql")
+        primaries = members("postgresql_primary")
         if not names or len(primaries) != 1:
             sys.exit(f"{inventory}: expected postgresql hosts and one postgresql_primary host")
         self.primary = primaries[0]
