@@ -31,7 +31,6 @@ import json
 import math
 import os
 import re
-import statistics
 import subprocess
 import sys
 import threading
@@ -39,7 +38,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from labinventory import ROOT, read_inventory
+from common import ROOT, finite, median, read_inventory
 
 WRITER = ROOT / "molecule/shared/files/writer.py"
 WORK = ROOT / ".lab/bench-failover"
@@ -299,15 +298,6 @@ def switchover(lab: Lab, args: argparse.Namespace, run: int, home: str, new: str
         "switchover_reported_s": float(own),
         "switchover_playbook_s": end - start,
     }
-
-
-def finite(value: float) -> float | None:
-    return None if math.isnan(value) else value
-
-
-def median(values: list[float]) -> float | None:
-    known = [v for v in values if not math.isnan(v)]
-    return round(statistics.median(known), 2) if known else None
 
 
 def main() -> None:

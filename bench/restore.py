@@ -38,13 +38,12 @@ import json
 import math
 import os
 import re
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from labinventory import ROOT, read_inventory
+from common import ROOT, finite, median, read_inventory
 
 REPORTS = ROOT / ".reports"
 OUT = REPORTS / "bench-restore.json"
@@ -379,15 +378,6 @@ def raw(lab: Lab, args: argparse.Namespace, run: int, cores: int, notes: dict) -
         "raw_restore_s": at["restored"] - at["start"],
         "raw_start_recovery_s": at["written"] - at["restored"],
     }
-
-
-def finite(value: float) -> float | None:
-    return None if math.isnan(value) else value
-
-
-def median(values: list[float]) -> float | None:
-    known = [v for v in values if not math.isnan(v)]
-    return round(statistics.median(known), 2) if known else None
 
 
 def main() -> None:

@@ -1,10 +1,13 @@
-"""The lab's inventory as the benchmarks read it: each group's hosts (children resolved)
-and each host's variables, from `ansible-inventory --list`."""
+"""What the benchmarks share: the lab's inventory as they read it (each group's hosts,
+children resolved, and each host's variables, from `ansible-inventory --list`), and the
+median of the runs that produced a figure."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
+import statistics
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -28,3 +31,12 @@ def read_inventory(inventory: str) -> tuple[Callable[[str], list[str]], dict[str
         return [*entry.get("hosts", []), *itertools.chain.from_iterable(children)]
 
     return (lambda group: sorted(set(walk(group)))), data["_meta"]["hostvars"]
+
+
+def finite(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def median(values: list[float]) -> float | None:
+    known = [v for v in values if not math.isnan(v)]
+    return round(statistics.median(known), 2) if known else None
