@@ -37,8 +37,12 @@ lint: setup
 unit: setup
 	pytest -q tests/unit
 
+# The two input suites run side by side: each waits on ansible-playbook runs more than on
+# a core.
 inputs: setup
-	pytest -q tests/inputs
+	@pytest -q tests/inputs/test_bad_inputs.py & bad=$$!; \
+	pytest -q tests/inputs/test_ha_requests.py; requests=$$?; \
+	wait $$bad; rc=$$?; [ $$rc -eq 0 ] && [ $$requests -eq 0 ]
 
 # The restore scenario reuses the default scenario's converged hosts (and adds a replica):
 # when both run, default keeps its hosts (--destroy=never, after an explicit destroy that
