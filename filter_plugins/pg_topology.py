@@ -71,18 +71,48 @@ def _describe(name: str, node: Mapping[str, Any]) -> str:
     return f"{name} ({role}, timeline {node.get('timeline')}, LSN {node.get('lsn')}{upstream})"
 
 
+def _patroni_leader(nodes: Mapping[str, Mapping[str, Any]]) -> tuple[str | None, list[str]]:
+    """The leader Patroni's consensus store names, as the nodes' Patroni agents read it.
+
+    Each node's probe may carry `patroni`: {leader, members, paused, failsafe} from its
+    local agent (absent when Patroni does not run there or the store is unreachable).
+    """
+    seen = {
+        n: s["patroni"].get("leader")
+        for n, s in nodes.items()
+        if isinstance(s.get("patroni"), Mapping) and s["patroni"].get("leader")
+    }
+    leaders = sorted(set(seen.values()))
+    if len(leaders) > 1:
+        return None, [
+            "the Patroni agents disagree on the leader ("
+            + ", ".join(f"{n} sees {seen[n]}" for n in sorted(seen))
+            + "). Nothing was changed; check etcd's health (status.yml) first"
+        ]
+    return (leaders[0] if leaders else None), []
+
+
 def pg_topology(
     nodes: Mapping[str, Mapping[str, Any]],
     primary: str,
+    engine: str = "streaming",
 ) -> dict[str, Any]:
     """Compare the probed nodes with the inventory.
 
     nodes: host -> {running, data, in_recovery, system_identifier, timeline, lsn,
-    upstream, record}. primary: the inventory's primary.
+    upstream, record, patroni}. primary: the inventory's primary. engine: streaming or
+    patroni (postgresql_ha_engine).
     Returns {ok, live_primary, primary, sanctioned, record, fenced, fresh, writable,
-    old_timeline, problems, summary}; primary is the live primary, or else the sanctioned
-    one (the newest record's, or the inventory's bootstrap choice).
+    old_timeline, patroni_leader, problems, summary}; primary is the live primary, or else
+    the sanctioned one (the newest record's, or the inventory's bootstrap choice).
+
+    Under Patroni, Patroni decides who is primary: its leader is the sanctioned primary
+    and the records of the operator playbooks do not apply (a failover Patroni made
+    writes none). Two writable nodes, a writable node that is not the leader, and
+    another cluster's data are refused under both engines.
     """
+    if engine not in ("streaming", "patroni"):
+        raise AnsibleFilterError(f"postgresql_ha_engine: {engine!r}; expected streaming or patroni")
     if not isinstance(nodes, Mapping) or primary not in nodes:
         raise AnsibleFilterError(f"topology: no probe result for the inventory primary {primary!r}")
     writable = sorted(n for n, s in nodes.items() if s.get("running") and not s.get("in_recovery"))
@@ -91,7 +121,25 @@ def pg_topology(
     fresh = not with_data
     live_primary = writable[0] if len(writable) == 1 else None
     record, problems = _record(nodes)
-    sanctioned = record["primary"] if record else primary
+    leader, leader_problems = _patroni_leader(nodes) if engine == "patroni" else (None, [])
+    patroni_view = engine == "patroni" and (
+        leader is not None or any(isinstance(s.get("patroni"), Mapping) for s in nodes.values())
+    )
+    if patroni_view:
+        # Patroni runs: its leader (or, while its store cannot be read, the live primary)
+        # is the sanctioned one; the operator playbooks' records are history.
+        problems = leader_problems
+        record = None
+        sanctioned = leader if leader and leader in nodes else (live_primary or primary)
+        if leader and live_primary and live_primary != leader:
+            problems.append(
+                f"{live_primary} is writable, but Patroni's leader is {leader}. Nothing was "
+                "changed. A writable node that is not Patroni's leader was started outside "
+                "Patroni: stop it"
+            )
+        summary += f"; Patroni leader: {leader or 'none (no agent could read one)'}"
+    else:
+        sanctioned = record["primary"] if record else primary
     fenced = [n for n in (record["fenced"] if record else []) if n in nodes]
     if sanctioned not in nodes:
         problems.append(
@@ -105,6 +153,8 @@ def pg_topology(
             f"more than one writable node: {', '.join(writable)}. Two primaries must never run "
             "at once; stop and mask all but one before running this play"
         )
+    elif patroni_view:
+        pass  # checked above, against Patroni's leader
     elif live_primary and live_primary != sanctioned and record:
         problems.append(
             f"{live_primary} is writable ({_describe(live_primary, nodes[live_primary])}), but "
@@ -153,6 +203,8 @@ def pg_topology(
         "record": record,
         "fenced": fenced,
         "old_timeline": old_timeline,
+        "patroni_leader": leader,
+        "patroni_running": patroni_view,
         "fresh": fresh,
         "writable": writable,
         "problems": problems,

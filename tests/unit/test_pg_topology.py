@@ -195,3 +195,72 @@ def test_no_writable_node_boots_the_sanctioned_primary():
 def test_replica_left_on_an_old_timeline_is_named():
     nodes = {"pg1": node(tl=3), "pg2": node(recovery=True, tl=3), "pg3": node(recovery=True, tl=2)}
     assert pg_topology(nodes, "pg1")["old_timeline"] == ["pg3"]
+
+
+# --- Under Patroni, Patroni's leader is the sanctioned primary ---------------------------
+
+
+def patroni(node_, leader):
+    return {**node_, "patroni": {"leader": leader}}
+
+
+def stale_record():
+    return {"epoch": 3, "primary": "pg1", "event": "switchover", "at": "2026-11-28T10:00:00Z"}
+
+
+def test_patroni_failover_is_accepted_although_the_record_names_the_old_primary():
+    nodes = {
+        "pg1": {**patroni(node(running=False), "pg2"), "record": stale_record()},
+        "pg2": {**patroni(node(tl=2), "pg2"), "record": stale_record()},
+        "pg3": patroni(node(recovery=True, tl=2, upstream="10.0.0.2"), "pg2"),
+    }
+    result = pg_topology(nodes, "pg1", engine="patroni")
+    assert result["ok"], result["problems"]
+    assert result["primary"] == "pg2" and result["patroni_leader"] == "pg2"
+    # The same probe under the streaming engine is a node promoted outside the playbooks.
+    assert not pg_topology(nodes, "pg1")["ok"]
+
+
+def test_patroni_a_writable_node_that_is_not_the_leader_is_refused():
+    nodes = {
+        "pg1": patroni(node(), "pg2"),
+        "pg2": patroni(node(recovery=True), "pg2"),
+    }
+    result = pg_topology(nodes, "pg1", engine="patroni")
+    assert not result["ok"]
+    assert "pg1 is writable, but Patroni's leader is pg2" in result["problems"][0]
+
+
+def test_patroni_agents_that_disagree_stop_the_play():
+    nodes = {"pg1": patroni(node(), "pg1"), "pg2": patroni(node(recovery=True), "pg2")}
+    result = pg_topology(nodes, "pg1", engine="patroni")
+    assert not result["ok"] and "disagree on the leader" in result["problems"][0]
+
+
+def test_patroni_two_writable_nodes_are_refused_even_without_a_leader():
+    nodes = {"pg1": {**node(), "patroni": {"error": "etcd unreachable"}}, "pg2": node()}
+    result = pg_topology(nodes, "pg1", engine="patroni")
+    assert not result["ok"] and "more than one writable node" in result["problems"][0]
+
+
+def test_patroni_store_unreadable_keeps_the_live_primary():
+    nodes = {
+        "pg1": {**node(recovery=True), "patroni": {"error": "etcd unreachable"}},
+        "pg2": {**node(), "patroni": {"error": "etcd unreachable"}, "record": stale_record()},
+    }
+    result = pg_topology(nodes, "pg1", engine="patroni")
+    assert result["ok"] and result["primary"] == "pg2"
+
+
+def test_patroni_engine_before_the_handover_uses_the_records():
+    # Patroni runs nowhere yet (the migration run): the streaming rules apply.
+    nodes = {
+        "pg1": {**node(), "record": {**stale_record(), "primary": "pg2"}},
+        "pg2": node(recovery=True),
+    }
+    assert not pg_topology(nodes, "pg1", engine="patroni")["ok"]
+
+
+def test_unknown_engine_is_refused():
+    with pytest.raises(AnsibleFilterError, match="postgresql_ha_engine"):
+        pg_topology({"pg1": node()}, "pg1", engine="repmgr")
