@@ -6,7 +6,7 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-SCENARIOS ?= default restore failover
+SCENARIOS ?= default restore failover patroni
 INVENTORY ?= inventory/lab
 
 .PHONY: setup lab lab-up lab-demo lab-down converge lint unit inputs molecule test bench clean
@@ -44,19 +44,10 @@ inputs: setup
 	pytest -q tests/inputs/test_ha_requests.py; requests=$$?; \
 	wait $$bad; rc=$$?; [ $$rc -eq 0 ] && [ $$requests -eq 0 ]
 
-# The restore scenario reuses the default scenario's converged hosts (and adds a replica):
-# when both run, default keeps its hosts (--destroy=never, after an explicit destroy that
-# also resets molecule's record of them and removes anything a failed earlier run left on
-# the network) and restore destroys them at its end.
+# Scenarios run in chains: restore on default's hosts, patroni on failover's; the two
+# chains side by side (scripts/molecule-chains.sh says how).
 molecule: setup
-	@shared=$$(echo " $(SCENARIOS) " | grep -q " default " && echo " $(SCENARIOS) " | grep -q " restore " && echo yes); \
-	for s in $(SCENARIOS); do \
-	  if [ "$$s" = default ] && [ -n "$$shared" ]; then \
-	    molecule destroy -s default && molecule test -s default --destroy=never || exit 1; \
-	  else \
-	    molecule test -s $$s || exit 1; \
-	  fi; \
-	done
+	@scripts/molecule-chains.sh $(SCENARIOS)
 
 test: setup
 	@start=$$(date +%s); \

@@ -20,7 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = Path(__file__).with_name("inventory.yml")
 
 
-CHANGING_PLAYS = ("PLAY [PostgreSQL | Primary]", "PLAY [PostgreSQL | Replicas]")
+CHANGING_PLAYS = (
+    "PLAY [PostgreSQL | etcd",
+    "PLAY [PostgreSQL | Primary]",
+    "PLAY [PostgreSQL | Replicas]",
+)
+PATRONI = {"postgresql_ha_engine": "patroni"}
 
 
 def run_site(extra_vars: dict) -> subprocess.CompletedProcess[str]:
@@ -258,6 +263,36 @@ BAD = [
         {"postgresql_restore_drill_port": 5432},
         ["postgresql_restore_drill_port=5432 is the production port"],
         id="drill-port-is-production",
+    ),
+    pytest.param(
+        {"postgresql_ha_engine": "repmgr"},
+        ["postgresql_ha_engine", "repmgr"],
+        id="ha-engine-unknown",
+    ),
+    pytest.param(
+        PATRONI,
+        ["needs 3, 5 or 7 members", "got 1 (input-probe)", "witness host"],
+        id="patroni-one-etcd-member",
+    ),
+    pytest.param(
+        {**PATRONI, "patroni_ttl": 10},
+        ["patroni_ttl, patroni_loop_wait, patroni_retry_timeout", "got ttl 10, loop_wait 2"],
+        id="patroni-ttl-too-short",
+    ),
+    pytest.param(
+        {**PATRONI, "patroni_restapi_password": "short"},
+        ["patroni_restapi_password is required", "at least 12 characters"],
+        id="patroni-rest-password-short",
+    ),
+    pytest.param(
+        {**PATRONI, "postgresql_server_synchronous_standbys": ["pg2"]},
+        ["postgresql_server_synchronous_standbys must be empty", "patroni_synchronous_mode", '["pg2"]'],
+        id="patroni-static-synchronous-standbys",
+    ),
+    pytest.param(
+        {**PATRONI, "patroni_haproxy_primary_port": 5432},
+        ["must all differ", "8008, 5432, 5001, 5432"],
+        id="patroni-haproxy-port-is-postgresql",
     ),
     pytest.param(
         {"postgresql_server_tls_extra_names": ["IP:db.example.com"]},

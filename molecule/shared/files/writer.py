@@ -46,6 +46,8 @@ def gaps(log_path: str) -> dict:
         "acknowledged": len(rows),
         "first": rows[0][0] if rows else None,
         "last": rows[-1][0] if rows else None,
+        "first_at": rows[0][1] if rows else None,
+        "last_at": rows[-1][1] if rows else None,
         "servers": sorted({r[2] for r in rows}),
         "max_gap_s": round(intervals[0][0], 3) if intervals else 0.0,
         "gaps": [[round(a, 3), round(b, 3), round(s, 3)] for s, a, b in intervals[:5]],

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Runs the molecule scenarios named as arguments (make molecule SCENARIOS="...").
+#
+# A scenario that reuses another one's converged hosts runs right after it, and that one
+# keeps its hosts (--destroy=never, after an explicit destroy that resets molecule's
+# record of them and removes anything a failed earlier run left on its network):
+#   restore reuses default's hosts; patroni moves failover's streaming cluster to Patroni.
+# Chains that share no hosts run side by side: they wait on hosts (boots, timeouts,
+# failovers) far more than on the CPU. Each chain logs to .lab/molecule-<first>.log and is
+# printed when it ends; the run fails when any chain fails. MOLECULE_SERIAL=1 runs the
+# chains one after the other instead.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+declare -A reuses=([restore]=default [patroni]=failover)
+scenarios=("$@")
+has() { local s; for s in "${scenarios[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+
+# Chains: a scenario whose host scenario is also listed joins that scenario's chain.
+chains=()
+for s in "${scenarios[@]}"; do
+  host=${reuses[$s]:-}
+  if [ -n "$host" ] && has "$host"; then continue; fi
+  chain=$s
+  for t in "${scenarios[@]}"; do
+    [ "${reuses[$t]:-}" = "$s" ] && chain="$chain $t"
+  done
+  chains+=("$chain")
+done
+
+run_chain() {
+  local chain=($1) i s
+  for i in "${!chain[@]}"; do
+    s=${chain[$i]}
+    if [ $((i + 1)) -lt ${#chain[@]} ]; then
+      echo "== molecule: $s (keeps its hosts for ${chain[$((i + 1))]})"
+      molecule destroy -s "$s" && molecule test -s "$s" --destroy=never || return 1
+    else
+      echo "== molecule: $s"
+      molecule test -s "$s" || return 1
+    fi
+  done
+}
+
+# Made once, before any chain starts: the image, the SSH key, the store's CA, the secrets.
+ansible-playbook -i molecule/default/inventory lab/shared.yml >/dev/null || {
+  echo "molecule: lab/shared.yml failed" >&2; exit 1; }
+
+if [ "${MOLECULE_SERIAL:-0}" = 1 ] || [ ${#chains[@]} -le 1 ]; then
+  for c in "${chains[@]}"; do run_chain "$c" || exit 1; done
+  exit 0
+fi
+
+mkdir -p .lab
+pids=() logs=()
+for c in "${chains[@]}"; do
+  log=.lab/molecule-${c%% *}.log
+  logs+=("$log")
+  start=$(date +%s)
+  ( run_chain "$c"; rc=$?; echo "== chain [$c]: exit $rc after $(( $(date +%s) - start )) s"; exit $rc ) >"$log" 2>&1 &
+  pids+=($!)
+  echo "== chain [$c] started (log $log)"
+done
+rc=0
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || rc=1
+  cat "${logs[$i]}"
+done
+exit $rc
