@@ -286,7 +286,11 @@ BAD = [
     ),
     pytest.param(
         {**PATRONI, "postgresql_server_synchronous_standbys": ["pg2"]},
-        ["postgresql_server_synchronous_standbys must be empty", "patroni_synchronous_mode", '["pg2"]'],
+        [
+            "postgresql_server_synchronous_standbys must be empty",
+            "patroni_synchronous_mode",
+            '["pg2"]',
+        ],
         id="patroni-static-synchronous-standbys",
     ),
     pytest.param(
