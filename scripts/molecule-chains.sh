@@ -51,10 +51,10 @@ if [ "${MOLECULE_SERIAL:-0}" = 1 ] || [ ${#chains[@]} -le 1 ]; then
   exit 0
 fi
 
-mkdir -p .lab
+mkdir -p .lab/logs
 pids=() logs=()
 for c in "${chains[@]}"; do
-  log=.lab/molecule-${c%% *}.log
+  log=.lab/logs/molecule-${c%% *}.log
   logs+=("$log")
   start=$(date +%s)
   ( run_chain "$c"; rc=$?; echo "== chain [$c]: exit $rc after $(( $(date +%s) - start )) s"; exit $rc ) >"$log" 2>&1 &
