@@ -6,7 +6,7 @@
 # record of them and removes anything a failed earlier run left on its network):
 #   restore reuses default's hosts; patroni moves failover's streaming cluster to Patroni.
 # Chains that share no hosts run side by side: they wait on hosts (boots, timeouts,
-# failovers) far more than on the CPU. Each chain logs to .lab/molecule-<first>.log and is
+# failovers) far more than on the CPU. Each chain logs to .lab/logs/molecule-<first>.log and is
 # printed when it ends; the run fails when any chain fails. MOLECULE_SERIAL=1 runs the
 # chains one after the other instead.
 set -uo pipefail
