@@ -44,8 +44,8 @@ inputs: setup
 	pytest -q tests/inputs/test_ha_requests.py; requests=$$?; \
 	wait $$bad; rc=$$?; [ $$rc -eq 0 ] && [ $$requests -eq 0 ]
 
-# Scenarios run in chains: restore on default's hosts, patroni on failover's; the two
-# chains side by side (scripts/molecule-chains.sh says how).
+# Scenarios run in chains: restore on default's hosts; the chains that share no hosts run
+# side by side (scripts/molecule-chains.sh says how).
 molecule: setup
 	@scripts/molecule-chains.sh $(SCENARIOS)
 

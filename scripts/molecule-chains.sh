@@ -4,15 +4,15 @@
 # A scenario that reuses another one's converged hosts runs right after it, and that one
 # keeps its hosts (--destroy=never, after an explicit destroy that resets molecule's
 # record of them and removes anything a failed earlier run left on its network):
-#   restore reuses default's hosts; patroni moves failover's streaming cluster to Patroni.
-# Chains that share no hosts run side by side: they wait on hosts (boots, timeouts,
-# failovers) far more than on the CPU. Each chain logs to .lab/logs/molecule-<first>.log and is
+#   restore reuses default's hosts.
+# Chains that share no hosts run side by side (default+restore, failover, patroni): they
+# wait on hosts (boots, timeouts, failovers) far more than on the CPU. Each chain logs to .lab/logs/molecule-<first>.log and is
 # printed when it ends; the run fails when any chain fails. MOLECULE_SERIAL=1 runs the
 # chains one after the other instead.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-declare -A reuses=([restore]=default [patroni]=failover)
+declare -A reuses=([restore]=default)
 scenarios=("$@")
 has() { local s; for s in "${scenarios[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
@@ -28,17 +28,30 @@ for s in "${scenarios[@]}"; do
   chains+=("$chain")
 done
 
+# Molecule's step lines get the time of day, so a log shows where a scenario spent it.
+stamp() {
+  local line
+  while IFS= read -r line; do
+    case $line in
+      *" ➜ "*) printf '%(%T)T %s\n' -1 "$line" ;;
+      *) printf '%s\n' "$line" ;;
+    esac
+  done
+}
+
 run_chain() {
-  local chain=($1) i s
+  local chain=($1) i s start
   for i in "${!chain[@]}"; do
     s=${chain[$i]}
+    start=$(date +%s)
     if [ $((i + 1)) -lt ${#chain[@]} ]; then
       echo "== molecule: $s (keeps its hosts for ${chain[$((i + 1))]})"
-      molecule destroy -s "$s" && molecule test -s "$s" --destroy=never || return 1
+      { molecule destroy -s "$s" && molecule test -s "$s" --destroy=never; } 2>&1 | stamp || return 1
     else
       echo "== molecule: $s"
-      molecule test -s "$s" || return 1
+      molecule test -s "$s" 2>&1 | stamp || return 1
     fi
+    echo "== molecule: $s passed in $(( $(date +%s) - start )) s"
   done
 }
 
