@@ -38,9 +38,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from common import ROOT, finite, median, read_inventory
+from common import ROOT, acks, finite, median, playbook, read_inventory, report, writer
 
-WRITER = ROOT / "molecule/shared/files/writer.py"
 WORK = ROOT / ".lab/bench-failover"
 TABLE = "app.bench_failover"
 PGBENCH_PID = "/tmp/bench-failover-pgbench.pid"
@@ -100,35 +99,6 @@ class Lab:
             time.sleep(1)
 
 
-def playbook(inventory: str, name: str, *extra: str) -> tuple[float, float, str]:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    start = time.time()
-    out = subprocess.run(
-        ["ansible-playbook", "-i", inventory, str(ROOT / "playbooks" / name), *extra],
-        cwd=ROOT, env=env, capture_output=True, text=True,
-    )  # fmt: skip
-    if out.returncode != 0:
-        sys.exit(f"{name} failed (rc={out.returncode}):\n{out.stdout[-3000:]}{out.stderr[-1000:]}")
-    return start, time.time(), out.stdout
-
-
-def report(out: str) -> dict:
-    """The JSON report the playbook names in its summary line ({} when there is none)."""
-    match = re.search(r"Report:\s+(\S+?\.json)", out)
-    path = Path(match.group(1)) if match else None
-    return json.loads(path.read_text()) if path and path.is_file() else {}
-
-
-def acks(log: Path) -> list[tuple[int, float, str]]:
-    if not log.exists():
-        return []
-    return [
-        (int(p[0]), float(p[1]), p[2])
-        for p in (line.split() for line in log.read_text().splitlines())
-        if len(p) == 3
-    ]
-
-
 def wait_ack(log: Path, since: float, server: str, timeout: float = 60) -> float | None:
     """Time of the first write acknowledged by server at or after since."""
     end = time.time() + timeout
@@ -146,30 +116,6 @@ def writing(lab: Lab, log: Path, name: str) -> None:
     if wait_ack(log, time.time(), lab.address[name]) is None:
         sys.exit(f"the writer gets no acknowledgement from {name}: see {log.with_suffix('.err')}")
     time.sleep(2)
-
-
-@contextlib.contextmanager
-def writer(lab: Lab, log: Path) -> Iterator[None]:
-    """writer.py in the background, logging to log (its stderr beside it)."""
-    stop = log.with_suffix(".stop")
-    for path in (log, stop):
-        path.unlink(missing_ok=True)
-    with log.with_suffix(".err").open("w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, str(WRITER), "--dsn", lab.dsn, "--log", str(log),
-             "--interval", "0.05", "--table", TABLE, "--stop-file", str(stop),
-             "--duration", "900"],
-            stdout=subprocess.DEVNULL, stderr=err,
-        )  # fmt: skip
-        try:
-            yield
-        finally:
-            stop.touch()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.terminate()
-                proc.wait()
 
 
 @contextlib.contextmanager
@@ -232,11 +178,17 @@ def wait_booted(lab: Lab, name: str, timeout: float = 120) -> None:
 
 def failover(lab: Lab, args: argparse.Namespace, run: int, home: str) -> tuple[str, dict]:
     log = WORK / f"failover-{run}.log"
-    with writer(lab, log), pgbench(lab, home, args.pgbench_scale):
+    with writer(lab.dsn, log, TABLE), pgbench(lab, home, args.pgbench_scale):
         writing(lab, log, home)
         subprocess.run(["podman", "kill", lab.container[home]], check=True, capture_output=True)
         killed = time.time()
-        start, end, out = playbook(args.inventory, "failover.yml", "-e", f"failover_from={home}")
+        start, end, out = playbook(
+            args.inventory,
+            "failover.yml",
+            "-e",
+            f"failover_from={home}",
+            log=WORK / f"failover-{run}.ansible.log",
+        )
         new = report(out).get("to")
         if not new:
             match = re.search(r"Failover \S+ -> (\S+) done", out)
@@ -266,7 +218,13 @@ def rejoin(lab: Lab, args: argparse.Namespace, home: str, new: str) -> tuple[str
     with pgbench(lab, new, args.pgbench_scale):
         watcher = threading.Thread(target=poll, daemon=True)
         watcher.start()
-        start, end, out = playbook(args.inventory, "rejoin.yml", "-e", f"rejoin_host={home}")
+        start, end, out = playbook(
+            args.inventory,
+            "rejoin.yml",
+            "-e",
+            f"rejoin_host={home}",
+            log=WORK / "rejoin.ansible.log",
+        )
         deadline[0] = end + 60
         watcher.join()
     how = report(out).get("path") or ("rewind" if "by pg_rewind" in out else "?")
@@ -279,9 +237,15 @@ def rejoin(lab: Lab, args: argparse.Namespace, home: str, new: str) -> tuple[str
 def switchover(lab: Lab, args: argparse.Namespace, run: int, home: str, new: str) -> dict:
     lab.wait_replicas(new)
     log = WORK / f"switchover-{run}.log"
-    with writer(lab, log), pgbench(lab, new, args.pgbench_scale):
+    with writer(lab.dsn, log, TABLE), pgbench(lab, new, args.pgbench_scale):
         writing(lab, log, new)
-        start, end, out = playbook(args.inventory, "switchover.yml", "-e", f"switchover_to={home}")
+        start, end, out = playbook(
+            args.inventory,
+            "switchover.yml",
+            "-e",
+            f"switchover_to={home}",
+            log=WORK / f"switchover-{run}.ansible.log",
+        )
         wait_ack(log, start, lab.address[home])
         time.sleep(1)
     during = [t for _, t, _ in acks(log)]

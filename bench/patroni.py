@@ -46,13 +46,11 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
-from common import ROOT, finite, median, read_inventory
+from common import ROOT, acks, finite, median, playbook, read_inventory, report, writer
 
-WRITER = ROOT / "molecule/shared/files/writer.py"
 WORK = ROOT / ".lab/bench-patroni"
 RESULTS = ROOT / "bench/results"
 OUT = RESULTS / "patroni.json"
@@ -218,16 +216,6 @@ def events(journal: list[tuple[float, str]], ref: float, since: float, until: fl
     return found[:25]
 
 
-def acks(log: Path) -> list[tuple[int, float, str]]:
-    if not log.exists():
-        return []
-    return [
-        (int(p[0]), float(p[1]), p[2])
-        for p in (line.split() for line in log.read_text().splitlines())
-        if len(p) == 3
-    ]
-
-
 def wait_acks(log: Path, count: int, timeout: float) -> None:
     end = time.time() + timeout
     while len(acks(log)) < count:
@@ -263,34 +251,6 @@ def widest(
     times = [t for _, t, _ in rows]
     pairs = [(a, b) for a, b in itertools.pairwise(times) if b >= start and a <= end]
     return max(pairs, key=lambda p: p[1] - p[0], default=(math.nan, math.nan))
-
-
-@contextlib.contextmanager
-def writer(lab: Lab, log: Path) -> Iterator[None]:
-    """writer.py in the background, logging to log (its stderr beside it), always stopped."""
-    stop = log.with_suffix(".stop")
-    for path in (log, stop):
-        path.unlink(missing_ok=True)
-    with log.with_suffix(".err").open("w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, str(WRITER), "--dsn", lab.dsn, "--log", str(log),
-             "--interval", "0.05", "--table", TABLE, "--stop-file", str(stop),
-             "--duration", "900"],
-            stdout=subprocess.DEVNULL, stderr=err,
-        )  # fmt: skip
-        try:
-            yield
-        finally:
-            stop.touch()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
 
 
 class Poller:
@@ -333,7 +293,7 @@ def host_loss(lab: Lab, args: argparse.Namespace, run: int, notes: dict) -> tupl
         lead = lab.leader(ms)
         return lead["name"] if lead and lead["name"] != old else None
 
-    with writer(lab, log):
+    with writer(lab.dsn, log, TABLE):
         wait_acks(log, MIN_ACKS, args.timeout)
         etcd_leader = lab.etcd_leader_on(old, via=survivors[0])
         poller = Poller(lab, survivors, new_leader, args.timeout)
@@ -406,31 +366,15 @@ def switchover(lab: Lab, args: argparse.Namespace, run: int, notes: dict) -> dic
     replicas = [n for n in lab.names if n != old]
     target = replicas[(run - 1) % len(replicas)]
     log = WORK / f"switchover-{run}.log"
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    with writer(lab, log):
+    with writer(lab.dsn, log, TABLE):
         wait_acks(log, MIN_ACKS, args.timeout)
-        start = time.time()
-        try:
-            out = subprocess.run(
-                ["ansible-playbook", "-i", args.inventory, str(ROOT / "playbooks/switchover.yml"),
-                 "-e", f"switchover_to={target}"],
-                cwd=ROOT, env=env, capture_output=True, text=True, timeout=args.timeout * 5,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired:
-            sys.exit(f"switchover.yml did not finish in {args.timeout * 5:.0f} s")
-        end = time.time()
-        saved = WORK / f"switchover-{run}.ansible.log"
-        saved.write_text(out.stdout + out.stderr)
-        if out.returncode != 0:
-            sys.exit(
-                f"switchover.yml -e switchover_to={target} failed (rc={out.returncode}), log "
-                f"{saved}:\n{out.stdout[-3000:]}{out.stderr[-1000:]}"
-            )
+        start, end, out = playbook(
+            args.inventory, "switchover.yml", "-e", f"switchover_to={target}",
+            log=WORK / f"switchover-{run}.ansible.log", timeout=args.timeout * 5,
+        )  # fmt: skip
         wait_ack(log, start, args.timeout, server=lab.address[target])
         time.sleep(1)
-    match = re.search(r"Report:\s+(\S+?\.json)", out.stdout)
-    path = Path(match.group(1)) if match else None
-    rep = json.loads(path.read_text()) if path and path.is_file() else {}
+    rep = report(out)
     gap_start, gap_end = widest(acks(log), start, end)
     notes[f"switchover-{run}"] = {
         "from": old,

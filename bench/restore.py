@@ -43,7 +43,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import ROOT, finite, median, read_inventory
+from common import ROOT, finite, median, playbook, read_inventory
 
 REPORTS = ROOT / ".reports"
 OUT = REPORTS / "bench-restore.json"
@@ -158,28 +158,6 @@ class Lab:
         return [p[1] for p in (line.split() for line in out.splitlines()) if len(p) > 1]
 
 
-def playbook(inventory: str, name: str, label: str, *extra: str) -> tuple[float, float, str]:
-    """Run a playbook; its output goes to WORK/<label>.log. Exits when the playbook fails."""
-    env = dict(
-        os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-    )  # fmt: skip
-    start = time.time()
-    out = subprocess.run(
-        ["ansible-playbook", "-i", inventory, str(ROOT / "playbooks" / name), *extra],
-        cwd=ROOT, env=env, capture_output=True, text=True,
-    )  # fmt: skip
-    end = time.time()
-    log = WORK / f"{label}.log"
-    log.write_text(out.stdout + out.stderr)
-    if out.returncode != 0:
-        sys.exit(
-            f"{name} {' '.join(extra)} failed (rc={out.returncode}), log {log}:\n"
-            f"{out.stdout[-4000:]}{out.stderr[-1500:]}"
-        )
-    return start, end, out.stdout
-
-
 def report(event: str, since: float, out: str, host: str) -> dict:
     """The run's JSON report: the one named in the playbook's summary line, else the newest
     .reports/<event>-<timestamp>.json written since the start for that host ({} if none).
@@ -272,8 +250,8 @@ def in_place(lab: Lab, args: argparse.Namespace, run: int, notes: dict) -> dict:
     label = f"in-place-{run}-{args.id}"
     target = mark(lab, label)
     start, end, out = playbook(
-        args.inventory, "restore.yml", label, "-e", f"restore_target_time='{target}'",
-        "-e", f"restore_confirm={lab.primary}",
+        args.inventory, "restore.yml", "-e", f"restore_target_time='{target}'",
+        "-e", f"restore_confirm={lab.primary}", log=WORK / f"{label}.log",
     )  # fmt: skip
     rep = report("restore", start, out, lab.primary)
     notes[label] = {
@@ -295,8 +273,8 @@ def side(lab: Lab, args: argparse.Namespace, run: int, notes: dict) -> dict:
     host = args.restore_host
     target = mark(lab, label)
     start, end, out = playbook(
-        args.inventory, "restore.yml", label, "-e", f"restore_target_time='{target}'",
-        "-e", "restore_mode=side", "-e", f"restore_host={host}",
+        args.inventory, "restore.yml", "-e", f"restore_target_time='{target}'",
+        "-e", "restore_mode=side", "-e", f"restore_host={host}", log=WORK / f"{label}.log",
     )  # fmt: skip
     rep = report("restore-side", start, out, host)
     port = int(rep.get("port") or 5433)
@@ -318,16 +296,18 @@ def side(lab: Lab, args: argparse.Namespace, run: int, notes: dict) -> dict:
 
 def drop_side(lab: Lab, args: argparse.Namespace, label: str) -> tuple[float, float, str]:
     return playbook(
-        args.inventory, "restore.yml", label, "-e", "restore_mode=side",
+        args.inventory, "restore.yml", "-e", "restore_mode=side",
         "-e", f"restore_host={args.restore_host}", "-e", "restore_side_drop=true",
+        log=WORK / f"{label}.log",
     )  # fmt: skip
 
 
 def drill(lab: Lab, args: argparse.Namespace, run: int, notes: dict) -> dict:
     label = f"drill-{run}"
     start, end, out = playbook(
-        args.inventory, "restore_drill.yml", label, "-e", f"drill_host={args.restore_host}"
-    )
+        args.inventory, "restore_drill.yml", "-e", f"drill_host={args.restore_host}",
+        log=WORK / f"{label}.log",
+    )  # fmt: skip
     rep = report("drill", start, out, args.restore_host)
     notes[label] = {"result": rep.get("result"), "backup": (rep.get("backup") or {}).get("label")}
     return {
