@@ -12,12 +12,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = Path(__file__).with_name("inventory.yml")
+# The same stand-in host with a replica beside it, for the checks that only apply to a
+# cluster with replicas.
+INVENTORY_REPLICA = Path(__file__).with_name("inventory-replica.yml")
 
 
 CHANGING_PLAYS = (
@@ -26,16 +30,28 @@ CHANGING_PLAYS = (
     "PLAY [PostgreSQL | Replicas]",
 )
 PATRONI = {"postgresql_ha_engine": "patroni"}
+# The stand-in hosts' facts are gathered by the first run and read from this cache by the
+# others (gathering "smart"): every case runs against the same hosts, and gathering was
+# most of each run's time.
+FACT_CACHE = tempfile.TemporaryDirectory(prefix="input-facts-")
 
 
-def run_site(extra_vars: dict) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+def run_site(extra_vars: dict, inventory: Path = INVENTORY) -> subprocess.CompletedProcess[str]:
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_GATHERING="smart",
+        ANSIBLE_CACHE_PLUGIN="ansible.builtin.jsonfile",
+        ANSIBLE_CACHE_PLUGIN_CONNECTION=FACT_CACHE.name,
+        ANSIBLE_CACHE_PLUGIN_TIMEOUT="86400",
+    )
     env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
     return subprocess.run(
         [
             "ansible-playbook",
             "-i",
-            str(INVENTORY),
+            str(inventory),
             str(ROOT / "site.yml"),
             "--check",
             "-e",
@@ -308,7 +324,31 @@ BAD = [
 
 @pytest.mark.parametrize(("extra_vars", "expected"), BAD)
 def test_bad_input_is_refused_naming_the_variable(extra_vars, expected):
-    result = run_site(extra_vars)
+    assert_refused(run_site(extra_vars), expected)
+
+
+# The replication role is one of postgresql_access_roles, its password taken from
+# postgresql_replica_password: the access check names that entry.
+@pytest.mark.parametrize(
+    ("extra_vars", "expected"),
+    [
+        pytest.param(
+            {"postgresql_replica_password": "short"},
+            [".password: expected a string of at least 16 characters"],
+            id="short-replication-password",
+        ),
+        pytest.param(
+            {"postgresql_replica_password": 1234567890123456789},
+            [".password: expected a string of at least 16 characters"],
+            id="replication-password-not-a-string",
+        ),
+    ],
+)
+def test_bad_input_with_replicas_is_refused(extra_vars, expected):
+    assert_refused(run_site(extra_vars, INVENTORY_REPLICA), expected)
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], expected: list[str]) -> None:
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     for text in expected:
