@@ -49,9 +49,11 @@ inputs: setup
 molecule: setup
 	@scripts/molecule-chains.sh $(SCENARIOS)
 
+# lint, unit and inputs run side by side (each prints when it ends), then the scenarios.
 test: setup
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory lint unit inputs molecule; rc=$$?; \
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit inputs \
+	  && $(MAKE) --no-print-directory molecule; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s wall time, exit $$rc"; exit $$rc
 
 bench: setup  ## cold lab benchmark (removes the lab and its images first)
