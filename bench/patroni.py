@@ -200,8 +200,12 @@ PATRONI_LINE = re.compile(r"\b(?:INFO|WARNING|ERROR|CRITICAL): (.*)")
 QUIET = ("no action.", "Lock owner:", "heartbeat connection", "pg_controldata:", " P00 ")
 # PostgreSQL's own lines worth showing beside Patroni's.
 POSTGRES_LINE = re.compile(
-    r"LOG:  (database system is shut down|database system is ready to accept connections"
-    r"|standby \S+ is now a candidate for quorum synchronous standby)"
+    r"(?:LOG|FATAL):  (database system is shut down|database system is ready to accept connections"
+    r"|standby \S+ is now a candidate for quorum synchronous standby"
+    r"|received SIGHUP|parameter \"primary_conninfo\" changed"
+    r"|started streaming WAL from primary|fetching timeline history file|new target timeline is"
+    r"|replication terminated by primary server|could not connect to the primary server"
+    r"|restored log file|redo starts at|consistent recovery state reached)"
 )
 
 
@@ -386,6 +390,11 @@ def switchover(lab: Lab, args: argparse.Namespace, run: int, notes: dict) -> dic
         "events_on_target": events(
             lab.journal(target, start - 1), gap_start, gap_start - 1, gap_end + 0.5
         ),
+        "events_on_others": {
+            name: events(lab.journal(name, start - 1), gap_start, gap_start - 1, gap_end + 0.5)
+            for name in lab.names
+            if name not in (old, target)
+        },
     }
     return {
         "switchover_gap_s": gap_end - gap_start,
