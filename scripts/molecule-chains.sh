@@ -59,6 +59,9 @@ run_chain() {
 ansible-playbook -i molecule/default/inventory lab/shared.yml >/dev/null || {
   echo "molecule: lab/shared.yml failed" >&2; exit 1; }
 
+# The lab's own teardown, checked on one throwaway host before every scenario relies on it.
+pytest -q tests/lab || { echo "molecule: the lab's teardown (tests/lab) failed" >&2; exit 1; }
+
 if [ "${MOLECULE_SERIAL:-0}" = 1 ] || [ ${#chains[@]} -le 1 ]; then
   for c in "${chains[@]}"; do run_chain "$c" || exit 1; done
   exit 0
@@ -74,9 +77,14 @@ for c in "${chains[@]}"; do
   pids+=($!)
   echo "== chain [$c] started (log $log)"
 done
-rc=0
+rc=0 failed=()
 for i in "${!pids[@]}"; do
-  wait "${pids[$i]}" || rc=1
+  wait "${pids[$i]}" || { rc=1; failed+=("${logs[$i]}"); }
   cat "${logs[$i]}"
+done
+# A failed chain's own failures again, last, where a truncated CI log still shows them.
+for log in "${failed[@]}"; do
+  echo "== failed tasks in $log:"
+  grep -a -A 8 -E '(fatal|failed): \[' "$log" | tail -n 80
 done
 exit $rc
