@@ -28,7 +28,10 @@ Every wait gives up after --timeout seconds. The writer is stopped and every kil
 container started again whatever happens; the cluster is left healthy. Not a test:
 asserts nothing; prints the timing settings in use, the figures (median, min, max of
 --runs) against the project's targets, and one JSON line, also written to
-bench/results/patroni.json.
+bench/results/patroni.json (patroni-<inventory>.json for another inventory).
+
+--inventory inventory/lab-witness runs the same on two database hosts and a witness
+(etcd on pg1, pg2 and `witness`): the switchover then goes to the one replica and back.
 """
 
 from __future__ import annotations
@@ -53,7 +56,6 @@ from common import ROOT, acks, finite, median, playbook, read_inventory, report,
 
 WORK = ROOT / ".lab/bench-patroni"
 RESULTS = ROOT / "bench/results"
-OUT = RESULTS / "patroni.json"
 TABLE = "app.bench_patroni"
 INSTANCE = "17-main"
 PATRONI_CONF = f"/etc/patroni/{INSTANCE}.yml"
@@ -72,13 +74,17 @@ class Lab:
     def __init__(self, inventory: str, tcp_user_timeout_ms: int) -> None:
         members, hostvars = read_inventory(inventory)
         names = members("postgresql")
-        if len(names) < 3:
-            sys.exit(f"{inventory}: expected three postgresql hosts (Patroni and etcd)")
+        if len(names) < 2:
+            sys.exit(f"{inventory}: expected two or more postgresql hosts (Patroni members)")
         if any(hostvars[n].get("postgresql_ha_engine") != "patroni" for n in names):
             sys.exit(f"{inventory}: postgresql_ha_engine is not patroni")
         self.names = names
-        self.address = {n: hostvars[n].get("ansible_host", n) for n in names}
-        self.container = {n: hostvars[n].get("lab_container_prefix", "") + n for n in names}
+        # etcd's members: the `etcd` group (which may hold a witness host with no
+        # PostgreSQL), else the PostgreSQL hosts.
+        self.etcd = members("etcd") or names
+        hosts = sorted(set(names) | set(self.etcd))
+        self.address = {n: hostvars[n].get("ansible_host", n) for n in hosts}
+        self.container = {n: hostvars[n].get("lab_container_prefix", "") + n for n in hosts}
         inv = (ROOT / inventory).resolve()
         inv = inv if inv.is_dir() else inv.parent
         ca = inv.parent / "pki" / inv.name / "ca.crt"
@@ -145,9 +151,13 @@ class Lab:
                 )
             time.sleep(0.5)
 
-    def etcd_leader_on(self, name: str, via: str) -> bool | None:
-        """Whether the host's etcd member is etcd's leader (asked in via's container)."""
-        endpoints = ",".join(f"https://{self.address[n]}:2379" for n in self.names)
+    def etcd_leader_on(self, name: str) -> bool | None:
+        """Whether the host's etcd member is etcd's leader (False when it runs none), asked
+        in another etcd member's container."""
+        if name not in self.etcd:
+            return False
+        endpoints = ",".join(f"https://{self.address[n]}:2379" for n in self.etcd)
+        via = next(n for n in self.etcd if n != name)
         out = self.run(
             via, "etcdctl", f"--endpoints={endpoints}", "--cacert=/etc/etcd/tls/ca.crt",
             "--cert=/etc/etcd/tls/member.crt", "--key=/etc/etcd/tls/member.key",
@@ -170,7 +180,8 @@ class Lab:
         """Patroni's dynamic configuration and etcd's timers, as the host has them."""
         show = self.run(name, "patronictl", "-c", PATRONI_CONF, "show-config", user="postgres")
         dcs = yaml.safe_load(show.stdout) or {} if show.returncode == 0 else {}
-        env = self.run(name, "cat", "/etc/default/etcd").stdout
+        member = name if name in self.etcd else self.etcd[0]
+        env = self.run(member, "cat", "/etc/default/etcd").stdout
         etcd = dict(re.findall(r'^(ETCD_\w+)="?([^"\n]*)"?', env, re.M))
         return {
             "ttl": dcs.get("ttl"),
@@ -299,7 +310,7 @@ def host_loss(lab: Lab, args: argparse.Namespace, run: int, notes: dict) -> tupl
 
     with writer(lab.dsn, log, TABLE):
         wait_acks(log, MIN_ACKS, args.timeout)
-        etcd_leader = lab.etcd_leader_on(old, via=survivors[0])
+        etcd_leader = lab.etcd_leader_on(old)
         poller = Poller(lab, survivors, new_leader, args.timeout)
         killed = time.time()
         try:
@@ -520,7 +531,10 @@ def main() -> None:
         "leader_at_end": lead["name"],
         "total_s": total,
     }
-    OUT.write_text(json.dumps(out, indent=2) + "\n")
+    # bench/results/patroni.json for the default lab, patroni-<inventory>.json for another.
+    name = Path(args.inventory).name
+    out_file = RESULTS / ("patroni.json" if name == "lab-patroni" else f"patroni-{name}.json")
+    out_file.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out))
 
 

@@ -68,9 +68,11 @@ def run_down(inventory):
 
 
 @pytest.fixture
-def lab(tmp_path):
+def lab(tmp_path, request):
     """One lab host on a network of its own, its probe service started; removed afterwards
-    whatever the test did."""
+    whatever the test did. The host is in the `postgresql` group, or in the group the test
+    names (`etcd`: a witness host with no PostgreSQL)."""
+    group = getattr(request, "param", "postgresql")
     probe = tmp_path / "probe"
     probe.mkdir()
     inventory = tmp_path / "hosts.yml"
@@ -82,7 +84,7 @@ def lab(tmp_path):
                         "lab_network": NETWORK,
                         "lab_container_prefix": PREFIX,
                     },
-                    "children": {"postgresql": {"hosts": {"pg1": {"ansible_host": "10.89.79.11"}}}},
+                    "children": {group: {"hosts": {"pg1": {"ansible_host": "10.89.79.11"}}}},
                 }
             }
         )
@@ -118,6 +120,7 @@ def test_the_probe_marks_a_clean_stop(lab):
     assert (probe / "stopped").exists()
 
 
+@pytest.mark.parametrize("lab", ["postgresql", "etcd"], indirect=True)
 def test_teardown_kills_the_hosts_and_removes_the_network(lab):
     inventory, probe = lab
     result = run_down(inventory)
