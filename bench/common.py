@@ -84,15 +84,17 @@ def report(out: str) -> dict:
 
 
 @contextlib.contextmanager
-def writer(dsn: str, log: Path, table: str) -> Iterator[None]:
+def writer(dsn: str, log: Path, table: str, password_file: Path) -> Iterator[None]:
     """molecule's writer.py in the background, committing a numbered row to table every
-    50 ms and logging each acknowledgement to log (its stderr beside it); always stopped."""
+    50 ms and logging each acknowledgement to log (its stderr beside it); always stopped.
+    The password is read by writer.py from password_file, never passed on its command line."""
     stop = log.with_suffix(".stop")
     for path in (log, stop):
         path.unlink(missing_ok=True)
     with log.with_suffix(".err").open("w") as err:
         proc = subprocess.Popen(
-            [sys.executable, str(WRITER), "--dsn", dsn, "--log", str(log),
+            [sys.executable, str(WRITER), "--dsn", dsn, "--password-file", str(password_file),
+             "--log", str(log),
              "--interval", "0.05", "--table", table, "--stop-file", str(stop),
              "--duration", "900"],
             stdout=subprocess.DEVNULL, stderr=err,

@@ -60,10 +60,11 @@ class Lab:
         # pki/<inventory name>/ca.crt beside the inventory.
         inv = (ROOT / inventory).resolve()
         inv = inv if inv.is_dir() else inv.parent
-        password = (inv.parent.parent / ".lab/secrets/pg_migrator").read_text().strip()
+        # The writer reads the password from this file: it never reaches a command line.
+        self.password_file = inv.parent.parent / ".lab/secrets/pg_migrator"
         self.dsn = (
             f"host={','.join(self.address[n] for n in names)} port={self.port} "
-            f"dbname=learning user=migrator password={password} sslmode=verify-full "
+            f"dbname=learning user=migrator sslmode=verify-full "
             f"sslrootcert={inv.parent / 'pki' / inv.name / 'ca.crt'} "
             "connect_timeout=2 target_session_attrs=read-write application_name=bench-failover"
         )
@@ -178,7 +179,7 @@ def wait_booted(lab: Lab, name: str, timeout: float = 120) -> None:
 
 def failover(lab: Lab, args: argparse.Namespace, run: int, home: str) -> tuple[str, dict]:
     log = WORK / f"failover-{run}.log"
-    with writer(lab.dsn, log, TABLE), pgbench(lab, home, args.pgbench_scale):
+    with writer(lab.dsn, log, TABLE, lab.password_file), pgbench(lab, home, args.pgbench_scale):
         writing(lab, log, home)
         subprocess.run(["podman", "kill", lab.container[home]], check=True, capture_output=True)
         killed = time.time()
@@ -237,7 +238,7 @@ def rejoin(lab: Lab, args: argparse.Namespace, home: str, new: str) -> tuple[str
 def switchover(lab: Lab, args: argparse.Namespace, run: int, home: str, new: str) -> dict:
     lab.wait_replicas(new)
     log = WORK / f"switchover-{run}.log"
-    with writer(lab.dsn, log, TABLE), pgbench(lab, new, args.pgbench_scale):
+    with writer(lab.dsn, log, TABLE, lab.password_file), pgbench(lab, new, args.pgbench_scale):
         writing(lab, log, new)
         start, end, out = playbook(
             args.inventory,

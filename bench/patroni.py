@@ -88,10 +88,11 @@ class Lab:
         inv = (ROOT / inventory).resolve()
         inv = inv if inv.is_dir() else inv.parent
         ca = inv.parent / "pki" / inv.name / "ca.crt"
-        password = (inv.parent.parent / ".lab/secrets/pg_migrator").read_text().strip()
+        # The writer reads the password from this file: it never reaches a command line.
+        self.password_file = inv.parent.parent / ".lab/secrets/pg_migrator"
         self.dsn = (
             f"host={','.join(self.address[n] for n in names)} port={HAPROXY_PORT} "
-            f"dbname=learning user=migrator password={password} sslmode=verify-full "
+            f"dbname=learning user=migrator sslmode=verify-full "
             f"sslrootcert={ca} connect_timeout=2 application_name=bench-patroni"
         )
         if tcp_user_timeout_ms > 0:
@@ -308,7 +309,7 @@ def host_loss(lab: Lab, args: argparse.Namespace, run: int, notes: dict) -> tupl
         lead = lab.leader(ms)
         return lead["name"] if lead and lead["name"] != old else None
 
-    with writer(lab.dsn, log, TABLE):
+    with writer(lab.dsn, log, TABLE, lab.password_file):
         wait_acks(log, MIN_ACKS, args.timeout)
         etcd_leader = lab.etcd_leader_on(old)
         poller = Poller(lab, survivors, new_leader, args.timeout)
@@ -381,7 +382,7 @@ def switchover(lab: Lab, args: argparse.Namespace, run: int, notes: dict) -> dic
     replicas = [n for n in lab.names if n != old]
     target = replicas[(run - 1) % len(replicas)]
     log = WORK / f"switchover-{run}.log"
-    with writer(lab.dsn, log, TABLE):
+    with writer(lab.dsn, log, TABLE, lab.password_file):
         wait_acks(log, MIN_ACKS, args.timeout)
         start, end, out = playbook(
             args.inventory, "switchover.yml", "-e", f"switchover_to={target}",

@@ -306,13 +306,33 @@ def pg_access_validate(databases: Any, roles: Any, name: str = "postgresql_acces
     return True
 
 
+# What pg_rewind calls on its source server, and the pgAudit classes logged for its role.
+REWIND_FUNCTIONS = (
+    "pg_catalog.pg_ls_dir(text, boolean, boolean)",
+    "pg_catalog.pg_stat_file(text, boolean)",
+    "pg_catalog.pg_read_binary_file(text)",
+    "pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)",
+)
+REWIND_AUDIT = "read, function"
+
+
 def pg_access_roles_sql(
-    roles: Any, current: Mapping[str, Any] | None = None, name: str = "postgresql_access_roles"
+    roles: Any,
+    current: Mapping[str, Any] | None = None,
+    name: str = "postgresql_access_roles",
+    rewind_user: str | None = None,
+    rewind_login: bool = True,
 ) -> list[str]:
     """SQL (cluster-wide, run once) that creates and aligns every present role.
 
     current maps existing role names to their stored password verifier (or None).
     Passwords are not set here: see pg_access_password_sql.
+
+    rewind_user names the role pg_rewind connects as, when it is declared: it gets the
+    four functions pg_rewind reads the server's files with (in the postgres database,
+    where pg_rewind connects), pgAudit logs its reads and function calls, and it may log
+    in only when rewind_login is true (Patroni rewinds by itself; under the streaming
+    engine rejoin.yml lets it log in for the rewind only). Its declared `login` is ignored.
     """
     current = current or {}
     statements = ["REVOKE TEMPORARY ON DATABASE postgres FROM PUBLIC"]
@@ -320,6 +340,8 @@ def pg_access_roles_sql(
         if role["state"] != "present":
             continue
         ident = quote_ident(role["name"])
+        rewind = role["name"] == rewind_user
+        login = bool(rewind_login) if rewind else role["login"]
         if role["name"] not in current:
             statements.append(f"CREATE ROLE {ident}")
         attributes = [
@@ -328,7 +350,7 @@ def pg_access_roles_sql(
             "NOCREATEROLE",
             "NOBYPASSRLS",
             "INHERIT",
-            "LOGIN" if role["login"] else "NOLOGIN",
+            "LOGIN" if login else "NOLOGIN",
             "REPLICATION" if role["replication"] else "NOREPLICATION",
             f"CONNECTION LIMIT {role['connection_limit']}",
         ]
@@ -339,6 +361,9 @@ def pg_access_roles_sql(
             else:
                 statements.append(f"ALTER ROLE {ident} SET {clause}")
         statements.extend(f"GRANT {quote_ident(m)} TO {ident}" for m in role["member_of"])
+        if rewind:
+            statements.append(f"ALTER ROLE {ident} SET pgaudit.log = {quote_literal(REWIND_AUDIT)}")
+            statements.append(f"GRANT EXECUTE ON FUNCTION {', '.join(REWIND_FUNCTIONS)} TO {ident}")
     return statements
 
 
@@ -426,13 +451,22 @@ def pg_access_database_sql(
     sql = [
         f"ALTER DATABASE {d} OWNER TO {owner}",
         f"REVOKE ALL ON DATABASE {d} FROM PUBLIC",
+        # public holds the extensions and belongs to the superuser: no application role,
+        # the database owner included, can create an object there (an operator or function
+        # that a session reaching public could call instead of the catalog's, or that an
+        # extension's install script would run). Application objects go in the declared
+        # schemas. Everyone keeps USAGE (the extensions' types and functions).
+        "ALTER SCHEMA public OWNER TO postgres",
         "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+        "GRANT USAGE ON SCHEMA public TO PUBLIC",
         # Functions the owner creates from now on, in any schema, start without EXECUTE for
         # PUBLIC. Only these database-wide default privileges can take a privilege away:
         # the per-schema ones can only add to them.
         f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC",
     ]
-    sql += [f"CREATE EXTENSION IF NOT EXISTS {quote_ident(e)}" for e in db["extensions"]]
+    sql += [
+        f"CREATE EXTENSION IF NOT EXISTS {quote_ident(e)} SCHEMA public" for e in db["extensions"]
+    ]
     for schema in db["schemas"]:
         s = quote_ident(schema)
         sql += [
@@ -533,4 +567,5 @@ class FilterModule:
             "pg_access_tables": pg_access_tables,
             "pg_access_drop_sql": pg_access_drop_sql,
             "pg_quote_literal": quote_literal,
+            "pg_quote_ident": quote_ident,
         }

@@ -93,6 +93,34 @@ def pg_hba_lines(
     return lines
 
 
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+
+
+def pg_hba_host_addresses(hosts: Any, name: str = "ansible_host") -> list[str]:
+    """The pg_hba address of each single host: an IP address as a one-host network
+    (``/32``, ``/128``), a host name as it is (pg_hba matches it by reverse lookup).
+    Duplicates are dropped, the order kept."""
+    if not isinstance(hosts, list):
+        raise AnsibleFilterError(f"{name}: expected a list of addresses or host names")
+    out: list[str] = []
+    for index, host in enumerate(hosts):
+        if not isinstance(host, str) or not host:
+            raise AnsibleFilterError(f"{name}[{index}]: {host!r} is not an address or a host name")
+        try:
+            ip = ipaddress.ip_address(host)
+            address = f"{ip}/{ip.max_prefixlen}"
+        except ValueError:
+            if not _HOSTNAME.match(host):
+                raise AnsibleFilterError(
+                    f"{name}[{index}]: {host!r} is neither an IP address nor a host name"
+                ) from None
+            address = host
+        if address not in out:
+            out.append(address)
+    return out
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"pg_hba_lines": pg_hba_lines}
+        return {"pg_hba_lines": pg_hba_lines, "pg_hba_host_addresses": pg_hba_host_addresses}

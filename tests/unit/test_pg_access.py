@@ -147,9 +147,13 @@ def test_database_sql():
     expected_in_order = [
         'ALTER DATABASE "learning" OWNER TO "migrator"',
         'REVOKE ALL ON DATABASE "learning" FROM PUBLIC',
+        # public belongs to the superuser: the database owner cannot plant objects there.
+        "ALTER SCHEMA public OWNER TO postgres",
         "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
         'ALTER DEFAULT PRIVILEGES FOR ROLE "migrator" REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC',
-        'CREATE EXTENSION IF NOT EXISTS "vector"',
+        # Extensions go to a named schema: the superuser's own search_path holds only
+        # pg_catalog, which would otherwise receive them.
+        'CREATE EXTENSION IF NOT EXISTS "vector" SCHEMA public',
         'CREATE SCHEMA IF NOT EXISTS "app" AUTHORIZATION "migrator"',
         'REVOKE ALL ON SCHEMA "app" FROM PUBLIC',
         'REVOKE EXECUTE ON ALL ROUTINES IN SCHEMA "app" FROM PUBLIC',
@@ -201,6 +205,7 @@ def test_filters_exported():
         "pg_access_roles_sql",
         "pg_access_tables",
         "pg_access_validate",
+        "pg_quote_ident",
         "pg_quote_literal",
     ]
 
@@ -347,3 +352,27 @@ def test_invalid(args, message):
         return
     with pytest.raises(AnsibleFilterError, match=message):
         pg_access_validate(databases, roles)
+
+
+def test_rewind_role_is_nologin_audited_and_granted_the_pg_rewind_functions():
+    roles = [{"name": "rewinder", "password": "x" * 20}, {"name": "app", "password": "y" * 20}]
+    sql = pg_access_roles_sql(roles, {}, rewind_user="rewinder", rewind_login=False)
+    assert (
+        'ALTER ROLE "rewinder" WITH NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS INHERIT '
+        "NOLOGIN NOREPLICATION CONNECTION LIMIT -1"
+    ) in sql
+    assert "ALTER ROLE \"rewinder\" SET pgaudit.log = 'read, function'" in sql
+    assert (
+        "GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean), "
+        "pg_catalog.pg_stat_file(text, boolean), pg_catalog.pg_read_binary_file(text), "
+        'pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO "rewinder"'
+    ) in sql
+    # Other roles keep their declared login and get none of it.
+    assert any(s.startswith('ALTER ROLE "app" WITH') and " LOGIN " in s for s in sql)
+    assert not any('"app"' in s and ("pgaudit" in s or "pg_read_binary_file" in s) for s in sql)
+
+
+def test_rewind_role_logs_in_under_patroni_whatever_it_declares():
+    roles = [{"name": "rewinder", "password": "x" * 20, "login": False}]
+    sql = pg_access_roles_sql(roles, {}, rewind_user="rewinder", rewind_login=True)
+    assert any(s.startswith('ALTER ROLE "rewinder" WITH') and " LOGIN " in s for s in sql)

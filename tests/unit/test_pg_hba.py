@@ -3,7 +3,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from pg_hba import pg_hba_lines
+from pg_hba import pg_hba_host_addresses, pg_hba_lines
 
 VALID = [
     ([], []),
@@ -53,3 +53,17 @@ def test_invalid(entries, message):
     with pytest.raises(AnsibleFilterError, match=message) as err:
         pg_hba_lines(entries, name="postgresql_server_hba_entries")
     assert "postgresql_server_hba_entries" in str(err.value)
+
+
+def test_host_addresses():
+    assert pg_hba_host_addresses(["10.0.0.11", "10.0.0.11", "2001:db8::5", "db3.internal"]) == [
+        "10.0.0.11/32",
+        "2001:db8::5/128",
+        "db3.internal",
+    ]
+
+
+@pytest.mark.parametrize("hosts", [["10.0.0.0/24"], ["bad host"], [""], [None], "10.0.0.1"])
+def test_host_addresses_invalid(hosts):
+    with pytest.raises(AnsibleFilterError, match="ansible_host"):
+        pg_hba_host_addresses(hosts)

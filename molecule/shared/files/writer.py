@@ -7,7 +7,7 @@ through a failover or a switchover the way an application driver would. An id is
 only after its COMMIT returned: every logged id must survive. An id whose COMMIT failed
 is never reused. Each log line: "<id> <unix time> <server address>".
 
-  writer.py --dsn DSN --log FILE [--table app.failover_probe] [--interval 0.05]
+  writer.py --dsn DSN --password-file FILE --log FILE [--table app.failover_probe] [--interval 0.05]
             [--stop-file PATH] [--duration SECONDS]
   writer.py --summarize FILE
 """
@@ -57,6 +57,8 @@ def gaps(log_path: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dsn")
+    # The password is read from a file and handed to libpq in-process: never in argv.
+    parser.add_argument("--password-file", default="")
     parser.add_argument("--log")
     parser.add_argument("--table", default="app.failover_probe")
     parser.add_argument("--interval", type=float, default=0.05)
@@ -69,6 +71,10 @@ def main() -> int:
         return 0
     if not args.dsn or not args.log:
         parser.error("--dsn and --log are required")
+    password = None
+    if args.password_file:
+        with open(args.password_file) as fh:
+            password = fh.read().strip()
 
     import psycopg2  # only the writing mode needs the driver
 
@@ -88,7 +94,7 @@ def main() -> int:
                 break
             try:
                 if conn is None:
-                    conn = psycopg2.connect(args.dsn)
+                    conn = psycopg2.connect(args.dsn, password=password)
                     with conn.cursor() as cur:
                         cur.execute(
                             f"CREATE TABLE IF NOT EXISTS {args.table} "
