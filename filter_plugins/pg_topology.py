@@ -39,12 +39,66 @@ def pg_slot_name(host: Any, name: str = "inventory_hostname") -> str:
     return slot
 
 
+def _root_owned(owner: Any) -> bool:
+    """The probe's 'user:group:mode user:group:mode' of a record and of its directory: root
+    owns both and neither is writable by group or others."""
+    parts = owner.split() if isinstance(owner, str) else []
+    if len(parts) != 2:
+        return False
+    for part in parts:
+        user, _, mode = part.rpartition(":")
+        if not user.startswith("root:") or not re.fullmatch(r"[0-7]{1,4}", mode):
+            return False
+        if int(mode, 8) & 0o022:
+            return False
+    return True
+
+
+def _trusted_records(
+    nodes: Mapping[str, Mapping[str, Any]],
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Each node's record when it counts, the nodes whose record was ignored, and why.
+
+    A record counts when root owns it and its directory, and neither is writable by others
+    (code running as postgres could otherwise rewrite the sanctioned topology), or when the
+    probe read it at the old place on a host this version has not converged yet
+    (record_legacy: no record directory there). Once the directory exists, a record at the
+    old place (record_stray) is ignored.
+    """
+    records: dict[str, Any] = {}
+    ignored: list[str] = []
+    notes: list[str] = []
+    for name in sorted(nodes):
+        probe = nodes[name]
+        if probe.get("record_stray"):
+            ignored.append(name)
+            notes.append(
+                f"{name}'s topology record at the old place ignored ({probe['record_stray']}): "
+                "the record lives in a root-owned directory now"
+            )
+        if probe.get("record") is None:
+            continue
+        if probe.get("record_legacy") or _root_owned(probe.get("record_owner")):
+            records[name] = probe["record"]
+            continue
+        if name not in ignored:
+            ignored.append(name)
+        notes.append(
+            f"{name}'s topology record ignored ({probe.get('record_owner') or 'owner unknown'}): "
+            "only a record root owns, in a directory only root may write, counts"
+        )
+    return records, ignored, notes
+
+
 def _record(nodes: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Any] | None, list[str]]:
-    """The newest topology record among the nodes, and the problems of disagreeing ones."""
+    """The newest topology record among the nodes, and the problems of disagreeing ones.
+
+    nodes: host -> its record (only the records that count, see _trusted_records).
+    """
     best: dict[str, Any] | None = None
     seen: dict[int, set[str]] = {}
     for name in sorted(nodes):
-        rec = nodes[name].get("record")
+        rec = nodes[name]
         if not isinstance(rec, Mapping):
             continue
         epoch, primary = rec.get("epoch"), rec.get("primary")
@@ -86,8 +140,16 @@ def _patroni_leader(nodes: Mapping[str, Mapping[str, Any]]) -> tuple[str | None,
     if len(leaders) > 1:
         return None, [
             "the Patroni agents disagree on the leader ("
-            + ", ".join(f"{n} sees {seen[n]}" for n in sorted(seen))
+            + ", ".join(f"{n} sees {seen[n]!r}" for n in sorted(seen))
             + "). Nothing was changed; check etcd's health (status.yml) first"
+        ]
+    # A name read from etcd is trusted only when it is an inventory member: anything that
+    # can write etcd's leader key could otherwise name any host to a hook or a report.
+    if leaders and leaders[0] not in nodes:
+        return None, [
+            f"Patroni's leader {leaders[0]!r} (read from etcd) is not a member of the "
+            f"inventory's postgresql group ({', '.join(sorted(nodes))}). Nothing was changed; "
+            "something other than this cluster's Patroni wrote etcd's leader key"
         ]
     return (leaders[0] if leaders else None), []
 
@@ -100,11 +162,13 @@ def pg_topology(
     """Compare the probed nodes with the inventory.
 
     nodes: host -> {running, data, in_recovery, system_identifier, timeline, lsn,
-    upstream, record, patroni}. primary: the inventory's primary. engine: streaming or
-    patroni (postgresql_ha_engine).
-    Returns {ok, live_primary, primary, sanctioned, record, fenced, fresh, writable,
-    old_timeline, patroni_leader, problems, summary}; primary is the live primary, or else
-    the sanctioned one (the newest record's, or the inventory's bootstrap choice).
+    upstream, record, record_owner, record_legacy, record_stray, patroni}. primary: the
+    inventory's primary. engine: streaming or patroni (postgresql_ha_engine).
+    Returns {ok, live_primary, primary, sanctioned, record, fenced, ignored_records, fresh,
+    writable, old_timeline, patroni_leader, problems, summary}; primary is the live
+    primary, or else the sanctioned one (the newest record that counts, or the inventory's
+    bootstrap choice). A record counts only when root owns it (see _trusted_records); the
+    others are named in ignored_records and in the summary.
 
     Under Patroni, Patroni decides who is primary: its leader is the sanctioned primary
     and the records of the operator playbooks do not apply (a failover Patroni made
@@ -120,7 +184,8 @@ def pg_topology(
     summary = ", ".join(_describe(n, nodes[n]) for n in sorted(nodes))
     fresh = not with_data
     live_primary = writable[0] if len(writable) == 1 else None
-    record, problems = _record(nodes)
+    records, ignored_records, record_notes = _trusted_records(nodes)
+    record, problems = _record(records)
     leader, leader_problems = _patroni_leader(nodes) if engine == "patroni" else (None, [])
     patroni_view = engine == "patroni" and (
         leader is not None or any(isinstance(s.get("patroni"), Mapping) for s in nodes.values())
@@ -195,6 +260,8 @@ def pg_topology(
     )
     if fenced:
         summary += f"; fenced: {', '.join(fenced)} (rejoin.yml brings a fenced node back)"
+    if record_notes:
+        summary += "; " + "; ".join(record_notes)
     return {
         "ok": not problems,
         "live_primary": live_primary,
@@ -202,6 +269,7 @@ def pg_topology(
         "sanctioned": sanctioned,
         "record": record,
         "fenced": fenced,
+        "ignored_records": ignored_records,
         "old_timeline": old_timeline,
         "patroni_leader": leader,
         "patroni_running": patroni_view,

@@ -113,8 +113,11 @@ def rec(epoch, primary, fenced=(), event="failover"):
     return {"epoch": epoch, "primary": primary, "fenced": list(fenced), "event": event, "at": "t"}
 
 
-def with_record(n, r):
-    return {**n, "record": r}
+ROOTS = "root:root:644 root:root:755"  # the record's owner and mode, then its directory's
+
+
+def with_record(n, r, owner=ROOTS, **probe):
+    return {**n, "record": r, "record_owner": owner, **probe}
 
 
 def test_sanctioned_failover_is_accepted_with_the_inventory_unchanged():
@@ -181,6 +184,68 @@ def test_a_malformed_record_is_ignored():
     assert pg_topology(nodes, "pg1")["ok"]
 
 
+# --- Only a record root owns counts: code running as postgres cannot rewrite it ----------
+FORGED = {"epoch": 999, "primary": "pg3", "fenced": [], "event": "forged", "at": "t"}
+
+
+@pytest.mark.parametrize(
+    "owner",
+    [
+        "postgres:postgres:644 root:root:755",  # planted by postgres (or chowned to it)
+        "root:root:664 root:root:755",  # writable by the group
+        "root:root:644 postgres:postgres:755",  # a directory postgres may write
+        "root:root:644 root:root:777",
+        None,  # a probe that could not tell
+        "garbage",
+    ],
+)
+def test_a_record_root_does_not_own_is_ignored_and_named(owner):
+    good = rec(3, "pg1", event="switchover")
+    nodes = {
+        "pg1": with_record(node(tl=3), good),
+        "pg2": with_record(node(recovery=True, tl=3), good),
+        "pg3": with_record(node(recovery=True, tl=3), FORGED, owner=owner),
+    }
+    result = pg_topology(nodes, "pg1")
+    assert result["ok"], result["problems"]
+    assert result["record"]["epoch"] == 3 and result["sanctioned"] == "pg1"
+    assert result["ignored_records"] == ["pg3"]
+    assert "pg3's topology record ignored" in result["summary"]
+
+
+def test_a_forged_record_alone_is_not_the_sanctioned_topology():
+    nodes = {
+        "pg1": node(tl=1),
+        "pg2": with_record(
+            node(recovery=True), FORGED, owner="postgres:postgres:644 root:root:755"
+        ),
+    }
+    result = pg_topology(nodes, "pg1")
+    assert result["ok"] and result["record"] is None and result["sanctioned"] == "pg1"
+
+
+def test_a_record_at_the_old_place():
+    # A host not converged by this version yet (no record directory): its record is at the
+    # old, postgres-owned place, and counts (the upgrade carries it over).
+    r = rec(1, "pg2", fenced=["pg1"])
+    legacy = "postgres:postgres:644 postgres:postgres:755"
+    nodes = {
+        "pg1": node(running=False),
+        "pg2": with_record(node(tl=2), r, owner=legacy, record_legacy=True),
+    }
+    result = pg_topology(nodes, "pg1")
+    assert result["ok"] and result["sanctioned"] == "pg2" and result["ignored_records"] == []
+    # Once the host has the record directory, one at the old place is ignored, and named.
+    good = rec(3, "pg1", event="switchover")
+    nodes = {
+        "pg1": with_record(node(tl=3), good),
+        "pg3": with_record(node(recovery=True, tl=3), good, record_stray="postgres:postgres:644"),
+    }
+    result = pg_topology(nodes, "pg1")
+    assert result["ok"] and result["ignored_records"] == ["pg3"]
+    assert "pg3's topology record at the old place ignored" in result["summary"]
+
+
 def test_no_writable_node_boots_the_sanctioned_primary():
     r = rec(1, "pg2", fenced=["pg1"])
     nodes = {
@@ -210,8 +275,12 @@ def stale_record():
 
 def test_patroni_failover_is_accepted_although_the_record_names_the_old_primary():
     nodes = {
-        "pg1": {**patroni(node(running=False), "pg2"), "record": stale_record()},
-        "pg2": {**patroni(node(tl=2), "pg2"), "record": stale_record()},
+        "pg1": {
+            **patroni(node(running=False), "pg2"),
+            "record": stale_record(),
+            "record_owner": ROOTS,
+        },
+        "pg2": {**patroni(node(tl=2), "pg2"), "record": stale_record(), "record_owner": ROOTS},
         "pg3": patroni(node(recovery=True, tl=2, upstream="10.0.0.2"), "pg2"),
     }
     result = pg_topology(nodes, "pg1", engine="patroni")
@@ -246,7 +315,12 @@ def test_patroni_two_writable_nodes_are_refused_even_without_a_leader():
 def test_patroni_store_unreadable_keeps_the_live_primary():
     nodes = {
         "pg1": {**node(recovery=True), "patroni": {"error": "etcd unreachable"}},
-        "pg2": {**node(), "patroni": {"error": "etcd unreachable"}, "record": stale_record()},
+        "pg2": {
+            **node(),
+            "patroni": {"error": "etcd unreachable"},
+            "record": stale_record(),
+            "record_owner": ROOTS,
+        },
     }
     result = pg_topology(nodes, "pg1", engine="patroni")
     assert result["ok"] and result["primary"] == "pg2"
@@ -255,7 +329,7 @@ def test_patroni_store_unreadable_keeps_the_live_primary():
 def test_patroni_engine_before_the_handover_uses_the_records():
     # Patroni runs nowhere yet (the migration run): the streaming rules apply.
     nodes = {
-        "pg1": {**node(), "record": {**stale_record(), "primary": "pg2"}},
+        "pg1": {**node(), "record": {**stale_record(), "primary": "pg2"}, "record_owner": ROOTS},
         "pg2": node(recovery=True),
     }
     assert not pg_topology(nodes, "pg1", engine="patroni")["ok"]
