@@ -262,6 +262,7 @@ def pg_restore_plan(
     now: float | None = None,
     live: bool = False,
     backup_set: str | None = None,
+    holes: Any = None,
 ) -> dict[str, Any]:
     """The window a timeline can recover and the backup a target starts from.
 
@@ -269,7 +270,10 @@ def pg_restore_plan(
     timeline to recover along; history: its history file's text ('' for timeline 1);
     archive_end: {'time': epoch, 'lsn': 'X/Y'} of the newest WAL archived on that timeline;
     now: the controller's clock (epoch); live: the primary runs on that timeline and its
-    archiver has no failure, so its current WAL can be archived before the restore.
+    archiver has no failure, so its current WAL can be archived before the restore;
+    holes: the runs of segments missing from the archive (postgresql-restore repo), each
+    {timeline, first, last, lsn_start, lsn_end, from, to, from_epoch, to_epoch,
+    dropped_logged}. A target the chosen backup reaches only across a hole is refused.
     """
     if not isinstance(target, Mapping) or "type" not in target:
         raise AnsibleFilterError("pg_restore_plan: target must be pg_restore_request(...).target")
@@ -305,10 +309,16 @@ def pg_restore_plan(
         "end_lsn": _lsn_text(end_lsn),
         "end_is_now": bool(live),
     }
+    path_holes = _holes_on_path(holes, ends, first["lsn_start"] if first else None)
     text = (
         f"the recoverable window on timeline {timeline} is {window['first']} "
         f"({window['first_lsn']}) to {window['end'] or 'the end of the archive'}"
         + ("" if live or not window["end_lsn"] else f" ({window['end_lsn']})")
+        + "".join(
+            f"; WAL is missing from the archive between {h['from'] or '?'} and {h['to'] or '?'} "
+            f"(timeline {h['timeline']}, LSN {h['lsn_start']} to {h['lsn_end']})"
+            for h in path_holes
+        )
     )
     chosen = None
     kind = target["type"]
@@ -364,6 +374,12 @@ def pg_restore_plan(
         else:
             chosen = named[0]
 
+    warnings: list[str] = []
+    if chosen and not problems:
+        _cross_holes(path_holes, chosen, target, usable, problems, warnings)
+        if problems:
+            chosen = None
+
     estimate = None
     if chosen and not problems:
         replay_to = (
@@ -403,7 +419,94 @@ def pg_restore_plan(
         "usable": [b["label"] for b in usable],
         "off_history": off_history,
         "estimate_s": estimate,
+        "holes": [{k: v for k, v in h.items() if not k.startswith("_")} for h in path_holes],
+        "warnings": warnings,
     }
+
+
+def _holes_on_path(holes: Any, ends: Mapping[int, int | None], after: int | None) -> list[dict]:
+    """The holes a recovery along this history may have to cross: on the timeline or an
+    ancestor before its switch point, ending after the first usable backup started."""
+    if holes in (None, ""):
+        return []
+    if not isinstance(holes, list) or not all(isinstance(h, Mapping) for h in holes):
+        raise AnsibleFilterError(
+            "pg_restore_plan: holes must be the list of holes of 'postgresql-restore repo'"
+        )
+    out = []
+    for h in holes:
+        try:
+            tl = int(h["timeline"])
+            start = pg_lsn_int(h["lsn_start"], "hole lsn_start")
+            end = pg_lsn_int(h["lsn_end"], "hole lsn_end")
+        except (KeyError, TypeError, ValueError) as err:
+            raise AnsibleFilterError(f"pg_restore_plan: a hole lacks {err}: {dict(h)!r}") from None
+        if tl not in ends or (ends[tl] is not None and start >= ends[tl]):
+            continue
+        if after is None or end <= after:
+            continue
+        out.append(dict(h, _start=start, _end=end))
+    return out
+
+
+def _cross_holes(
+    holes: list[dict],
+    chosen: Mapping[str, Any],
+    target: Mapping[str, Any],
+    usable: list[dict],
+    problems: list[str],
+    warnings: list[str],
+) -> None:
+    """Refuse a target that the chosen backup reaches only across a hole in the archive;
+    for a restore point or a transaction ID, whose place in the WAL is unknown, warn."""
+    kind = target["type"]
+    for h in holes:
+        if h["_end"] <= chosen["lsn_start"]:
+            continue  # the backup started after the hole
+        later = [b for b in usable if b["lsn_start"] >= h["_end"]]
+        hole = (
+            f"segments {h.get('first')}..{h.get('last')} on timeline {h['timeline']} "
+            f"(LSN {h['lsn_start']} to {h['lsn_end']}, between {h.get('from') or '?'} and "
+            f"{h.get('to') or '?'}) are missing from the WAL archive"
+            + (
+                " (pgBackRest dropped them at archive-push-queue-max)"
+                if h.get("dropped_logged")
+                else ""
+            )
+        )
+        instead = (
+            f"A target after {_iso(later[0]['stop'])} works from {later[0]['label']}, the "
+            "first backup taken after the hole."
+            if later
+            else "No backup was taken after the hole: take a full backup "
+            "(pgbackrest-scheduled full), and targets after it will work."
+        )
+        if kind in ("name", "xid"):
+            warnings.append(
+                f"restore_target_{kind} {target['value']} cannot be placed in time: if it lies "
+                f"after {h.get('from') or h['lsn_start']}, recovery stops at a hole: {hole}. "
+                + instead
+            )
+            continue
+        if kind == "time":
+            from_epoch = h.get("from_epoch")
+            if from_epoch is not None and float(target["epoch"]) <= float(from_epoch):
+                continue
+            what = f"restore_target_time {target['value']}"
+        elif kind == "lsn":
+            if int(target["lsn"]) <= h["_start"]:
+                continue
+            what = f"restore_target_lsn {target['value']}"
+        else:
+            what = "The end of the archive"
+        before = f"before {h['from']}" if h.get("from") else f"before LSN {h['lsn_start']}"
+        problems.append(
+            f"{what} lies in or after a hole in the WAL archive: {hole}, and the backup it "
+            f"would start from, {chosen['label']}, began before the hole (at "
+            f"{_lsn_text(chosen['lsn_start'])}), so recovery cannot cross it. A target "
+            f"{before} works from that backup. {instead}"
+        )
+        return
 
 
 def pg_drill_status(reports: Any, now: float, max_age_days: float = 8.0) -> dict[str, Any]:

@@ -31,6 +31,7 @@ if _FILTER_PLUGINS not in sys.path:
 
 import pg_advisories  # noqa: E402
 import pg_lsn  # noqa: E402
+import pg_restore  # noqa: E402
 
 R2_JURISDICTIONS = {"default": "", "eu": ".eu", "fedramp": ".fedramp"}
 _ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -547,6 +548,38 @@ def _jobs(jobs: Any) -> dict[str, str]:
     return found
 
 
+# The last attempt of each scheduled job: 'last-attempt-<job>' holds '<epoch> <result>
+# [detail]', written by pgbackrest-scheduled on every run that was this host's job (a
+# standby's or a non-leader's run is not an attempt).
+_ATTEMPT = re.compile(r"^last-attempt-(full|diff|incr|verify)$")
+
+
+def _attempts(found: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    attempts: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for key in sorted(found):
+        m = _ATTEMPT.match(key)
+        if not m:
+            continue
+        job = m.group(1)
+        what = "pgbackrest verify" if job == "verify" else f"scheduled {job} backup"
+        fields = found[key].split(None, 2)
+        try:
+            at = float(fields[0])
+            result = fields[1]
+        except (IndexError, ValueError):
+            attempts[job] = {"at": None, "at_utc": None, "result": "unknown", "detail": found[key]}
+            problems.append(
+                f"the last {what}: unreadable record {found[key]!r} in the job state directory"
+            )
+            continue
+        detail = fields[2] if len(fields) > 2 else ""
+        attempts[job] = {"at": at, "at_utc": _utc(at), "result": result, "detail": detail}
+        if result != "ok":
+            problems.append(f"the last {what} ({_utc(at)}) failed: {detail}")
+    return attempts, problems
+
+
 def pgbackrest_status_report(
     info: Any,
     archiver: Any,
@@ -605,6 +638,8 @@ def pgbackrest_status_report(
             slots=_json_value(replication_row.get("slots"), "slots") or [],
         )
     advisories = pg_advisories.pg_extension_advisories(extensions or {})
+    found = _jobs(jobs)
+    attempts, attempt_problems = _attempts(found)
     rc = info.get("rc")
     info_error = ""
     if rc != 0:
@@ -613,8 +648,9 @@ def pgbackrest_status_report(
         {
             "host": host,
             "replication": streaming,
-            "problems": report["problems"] + streaming["problems"],
-            "jobs": _jobs(jobs),
+            "problems": report["problems"] + streaming["problems"] + attempt_problems,
+            "jobs": found,
+            "attempts": attempts,
             "advisories": [a["id"] for a in advisories],
             "info_error": info_error,
             "pending_restart": (
@@ -625,6 +661,136 @@ def pgbackrest_status_report(
         }
     )
     return report
+
+
+# --- holes in the WAL archive ----------------------------------------------------------------
+
+_SEGMENT_NAME = re.compile(r"^[0-9A-F]{24}$")
+
+
+def _segment_no(name: str) -> int:
+    """A WAL segment's number within its timeline (16 MiB segments, 256 per log id)."""
+    return int(name[8:16], 16) * 256 + int(name[16:24], 16)
+
+
+def _repo_document(repo: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    stdout = repo.get("stdout")
+    if isinstance(stdout, Mapping):
+        return stdout
+    text = str(stdout or "").strip()
+    if text.startswith("{"):
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return None
+        return doc if isinstance(doc, Mapping) else None
+    return None
+
+
+def pgbackrest_holes_report(repo: Any, archiver: Any = None) -> dict[str, Any]:
+    """Holes in the WAL archive, from the registered result of ``postgresql-restore repo``.
+
+    A hole (segments pgBackRest acknowledged and dropped at archive-push-queue-max) that no
+    backup started after is a problem: no restore reaches a time after it, restore to the
+    latest point included. Once a backup started after it, it is a warning: targets inside
+    it cannot be restored. archiver: the registered pg_stat_archiver query; when PostgreSQL
+    counts a segment as archived that is newer than the repository's newest on its
+    timeline, the segments after that were dropped too (a hole nothing has closed yet).
+    A hole on a branch the tool's timeline left (another timeline, or its ancestor past the
+    switch point) is listed with on_history false and is neither. A task that was skipped
+    gives checked false and no problem; a run that failed is a problem.
+    """
+    out: dict[str, Any] = {
+        "checked": False,
+        "holes": [],
+        "problems": [],
+        "warnings": [],
+        "error": None,
+    }
+    if not isinstance(repo, Mapping):
+        _fail(
+            "pgbackrest_holes_report", "expected the registered result of postgresql-restore repo"
+        )
+    if repo.get("skipped"):
+        return out
+    doc = _repo_document(repo)
+    rc = repo.get("rc")
+    if doc is None or rc not in (0, "0") or doc.get("result") == "failed":
+        reason = (
+            "; ".join(str(p) for p in (doc or {}).get("problems") or [])
+            or _said(repo.get("stderr"))
+            or _said(repo.get("msg"))
+            or _said(repo.get("stdout"))
+            or f"exit code {rc}"
+        )
+        out["error"] = reason
+        out["problems"].append(f"the WAL archive could not be checked for holes: {reason}")
+        return out
+    out["checked"] = True
+    backups = [
+        b
+        for b in (doc.get("info") or {}).get("backup") or []
+        if isinstance(b, Mapping)
+        and not b.get("error")
+        and (b.get("lsn") or {}).get("start")
+        and (b.get("archive") or {}).get("start")
+    ]
+    # Only holes on the history of the timeline the tool read (the primary's) matter: one on
+    # a branch that timeline left (past the switch point) is on no restore's path.
+    ends = None
+    if doc.get("timeline"):
+        ancestry = pg_restore.pg_history_timelines(doc.get("history") or "", int(doc["timeline"]))
+        ends = {a["timeline"]: a["end"] for a in ancestry}
+    for hole in doc.get("holes") or []:
+        timeline = int(hole["timeline"])
+        end = pg_lsn.pg_lsn_int(hole["lsn_end"], "hole lsn_end")
+        start = pg_lsn.pg_lsn_int(hole["lsn_start"], "hole lsn_start")
+        if ends is not None and (
+            timeline not in ends or (ends[timeline] is not None and start >= ends[timeline])
+        ):
+            out["holes"].append(dict(hole, after_backup=None, on_history=False))
+            continue
+        after = [
+            b
+            for b in backups
+            if int(str(b["archive"]["start"])[:8], 16) >= timeline
+            and pg_lsn.pg_lsn_int(b["lsn"]["start"], "backup lsn") >= end
+        ]
+        label = after[0].get("label") if after else None
+        out["holes"].append(dict(hole, after_backup=label, on_history=True))
+        where = (
+            f"timeline {timeline}, LSN {hole['lsn_start']} to {hole['lsn_end']}, segments "
+            f"{hole['first']}..{hole['last']}"
+        )
+        since, until = hole.get("from") or "?", hole.get("to") or "?"
+        if label:
+            out["warnings"].append(
+                f"targets between {since} and {until} cannot be restored: WAL dropped ({where}); "
+                f"backups from {label} on are not affected"
+            )
+        else:
+            out["problems"].append(
+                f"WAL dropped from the archive between {since} and {until} ({where}), and no "
+                f"backup started after it: no restore reaches a time after {since}, the latest "
+                "point included. Take a full backup now (pgbackrest-scheduled full)"
+            )
+    row = _query_row(archiver) if archiver is not None else None
+    wal = str((row or {}).get("last_archived_wal") or "")
+    if _SEGMENT_NAME.match(wal):
+        timeline = int(wal[:8], 16)
+        end = (doc.get("ends") or {}).get(str(timeline))
+        if end is None or _segment_no(wal) > _segment_no(str(end.get("segment"))):
+            held = (
+                f"ends at {end.get('segment')} on timeline {timeline}"
+                if end
+                else f"holds no segment of timeline {timeline}"
+            )
+            out["problems"].append(
+                f"PostgreSQL counts WAL up to {wal} as archived, but the repository {held}: "
+                "pgBackRest dropped the segments after it (archive-push-queue-max); "
+                "point-in-time recovery past it is broken until a new full backup"
+            )
+    return out
 
 
 class FilterModule:
@@ -638,4 +804,5 @@ class FilterModule:
             "pgbackrest_gate_hints": pgbackrest_gate_hints,
             "pgbackrest_status": pgbackrest_status,
             "pgbackrest_status_report": pgbackrest_status_report,
+            "pgbackrest_holes_report": pgbackrest_holes_report,
         }

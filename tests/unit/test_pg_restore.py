@@ -290,6 +290,98 @@ def test_plan_needs_a_request_target():
         pg_restore_plan(info(B1), {"value": "x"}, 1)
 
 
+# ---------------------------------------------------------------- holes in the archive
+# pgBackRest dropped segments 4 and 5 of timeline 1 (archive-push-queue-max): segment 3
+# reached the repository at T0 + 1000, segment 6 at T0 + 3000. B1 started before the hole,
+# B2 after it.
+HOLE = {
+    "timeline": 1,
+    "first": "000000010000000000000004",
+    "last": "000000010000000000000005",
+    "segments": 2,
+    "lsn_start": "0/4000000",
+    "lsn_end": "0/6000000",
+    "from_epoch": T0 + 1000,
+    "to_epoch": T0 + 3000,
+    "from": "2026-11-27T17:36:40Z",
+    "to": "2026-11-27T18:10:00Z",
+    "dropped_logged": True,
+}
+
+
+def _plan(t, *backups, holes=(HOLE,), **kw):
+    return pg_restore_plan(
+        info(*(backups or (B1, B2))), t, 1, "", END, T0 + 7300, holes=list(holes), **kw
+    )
+
+
+def test_a_target_past_a_hole_from_a_backup_before_it_is_refused():
+    plan = _plan({"type": "time", "epoch": T0 + 2000, "value": "2026-11-27 17:53:20+00"})
+    assert not plan["ok"] and plan["backup"] is None
+    problem = plan["problems"][0]
+    # the hole: its segments, LSN range and time range; the backup that cannot cross it
+    for says in (
+        "0/4000000",
+        "0/6000000",
+        "2026-11-27T17:36:40Z",
+        "2026-11-27T18:10:00Z",
+        "000000010000000000000004",
+        B1["label"],
+        "dropped",
+    ):
+        assert says in problem, (says, problem)
+    # and what works instead: a target before the hole, or after the first backup after it
+    assert "before 2026-11-27T17:36:40Z" in problem
+    assert B2["label"] in problem
+
+
+def test_a_target_before_the_hole_or_after_a_later_backup_is_planned():
+    before = _plan({"type": "time", "epoch": T0 + 500, "value": "t"})
+    assert before["ok"] and before["backup"]["label"] == B1["label"]
+    after = _plan({"type": "time", "epoch": T0 + 5000, "value": "t"})
+    assert after["ok"] and after["backup"]["label"] == B2["label"]
+    assert after["holes"] == [HOLE]
+    assert "2026-11-27T17:36:40Z" in after["window_text"]
+
+
+def test_lsn_targets_and_a_hole():
+    assert _plan(target(lsn="0/3800000"))["ok"]
+    refused = _plan(target(lsn="0/5000000"))
+    assert not refused["ok"] and "0/4000000" in refused["problems"][0]
+    assert _plan(target(lsn="0/8000000"))["ok"]
+
+
+def test_the_end_of_the_archive_needs_a_backup_after_the_hole():
+    assert _plan(target())["backup"]["label"] == B2["label"]
+    only_b1 = _plan(target(), B1)
+    assert not only_b1["ok"]
+    assert "full backup" in only_b1["problems"][0]
+
+
+def test_a_chosen_backup_set_before_the_hole_is_refused():
+    plan = _plan({"type": "time", "epoch": T0 + 5000, "value": "t"}, backup_set=B1["label"])
+    assert not plan["ok"] and "0/4000000" in plan["problems"][0]
+
+
+def test_names_and_xids_cannot_be_placed_so_the_hole_is_a_warning():
+    plan = _plan(target(name="drill-1"), B1)
+    assert plan["ok"] and plan["backup"]["label"] == B1["label"]
+    assert "2026-11-27T17:36:40Z" in plan["warnings"][0]
+    assert _plan(target(name="drill-1"))["warnings"] == []
+
+
+def test_holes_off_the_path_do_not_count():
+    # a hole on another timeline, or before the backup the restore starts from
+    other = dict(HOLE, timeline=3)
+    assert _plan({"type": "time", "epoch": T0 + 2000, "value": "t"}, holes=[other])["ok"]
+    early = dict(
+        HOLE, lsn_start="0/1000000", lsn_end="0/2000000", from_epoch=T0 - 900, to_epoch=T0 - 600
+    )
+    plan = _plan({"type": "time", "epoch": T0 + 2000, "value": "t"}, holes=[early])
+    assert plan["ok"] and plan["holes"] == []
+    assert _plan({"type": "time", "epoch": T0 + 2000, "value": "t"}, holes=[])["ok"]
+
+
 # ---------------------------------------------------------------- history
 def test_history_ancestry():
     text = "1\t0/5000000\tno recovery target specified\n\n2\t0/9000000\tbefore 2026-11-28\n"

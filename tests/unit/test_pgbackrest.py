@@ -10,6 +10,7 @@ from pgbackrest import (
     FilterModule,
     pgbackrest_conf_lines,
     pgbackrest_gate_hints,
+    pgbackrest_holes_report,
     pgbackrest_info,
     pgbackrest_queue_max,
     pgbackrest_r2_endpoint,
@@ -254,6 +255,7 @@ def test_filters_exported():
     assert sorted(FilterModule().filters()) == [
         "pgbackrest_conf_lines",
         "pgbackrest_gate_hints",
+        "pgbackrest_holes_report",
         "pgbackrest_info",
         "pgbackrest_queue_max",
         "pgbackrest_r2_endpoint",
@@ -690,6 +692,7 @@ def test_report_healthy():
     assert sorted(report) == [
         "advisories",
         "archiver",
+        "attempts",
         "backups",
         "host",
         "info_error",
@@ -808,3 +811,183 @@ def test_report_thresholds_invalid(thresholds, message):
 def test_report_rejects_non_json_info():
     with pytest.raises(AnsibleFilterError, match="the output is not JSON"):
         _report(info={"rc": 0, "stdout": "stanza: main\n    status: ok\n", "stderr": ""})
+
+
+# --- the last attempt of each scheduled job ------------------------------------------------
+
+
+def test_report_last_attempts():
+    jobs = [
+        "last-success-diff 1799976000",
+        "last-attempt-diff 1799976000 ok",
+        "last-attempt-verify 1799900000 ok",
+        "last-attempt-full 1799990000 failed did not run: another job held the lock for 3600 s",
+    ]
+    report = _report(jobs=jobs)
+    assert report["attempts"] == {
+        "diff": {
+            "at": 1799976000.0,
+            "at_utc": "2027-01-15 01:20:00Z",
+            "result": "ok",
+            "detail": "",
+        },
+        "full": {
+            "at": 1799990000.0,
+            "at_utc": "2027-01-15 05:13:20Z",
+            "result": "failed",
+            "detail": "did not run: another job held the lock for 3600 s",
+        },
+        "verify": {
+            "at": 1799900000.0,
+            "at_utc": "2027-01-14 04:13:20Z",
+            "result": "ok",
+            "detail": "",
+        },
+    }
+    assert report["problems"] == [
+        "the last scheduled full backup (2027-01-15 05:13:20Z) failed: did not run: another job "
+        "held the lock for 3600 s"
+    ]
+
+
+def test_report_failed_verify_is_a_problem():
+    jobs = [
+        "last-attempt-verify 1799900000 failed verify found errors: backup 20270110-011502F invalid"
+    ]
+    report = _report(jobs=jobs)
+    assert report["problems"] == [
+        "the last pgbackrest verify (2027-01-14 04:13:20Z) failed: verify found errors: "
+        "backup 20270110-011502F invalid"
+    ]
+
+
+def test_report_attempt_lines_that_cannot_be_read():
+    # an unreadable line is shown as it is, and is a problem: nobody knows what happened
+    report = _report(jobs=["last-attempt-diff garbage"])
+    assert report["attempts"]["diff"]["result"] == "unknown"
+    assert report["problems"] == [
+        "the last scheduled diff backup: unreadable record 'garbage' in the job state directory"
+    ]
+
+
+# --- holes in the WAL archive (postgresql-restore repo) ---------------------------------------
+
+HOLE = {
+    "timeline": 1,
+    "first": "000000010000000000000005",
+    "last": "000000010000000000000007",
+    "segments": 3,
+    "lsn_start": "0/5000000",
+    "lsn_end": "0/8000000",
+    "from_epoch": 1799600000,
+    "from": "2027-01-10T18:53:20Z",
+    "to_epoch": 1799700000,
+    "to": "2027-01-11T22:40:00Z",
+    "dropped_logged": True,
+}
+
+
+def _repo(holes, backups=None, ends=None, rc=0):
+    stanza = json.loads(HEALTHY_INFO)[0]
+    if backups is not None:
+        stanza["backup"] = backups
+    doc = {
+        "info": stanza,
+        "holes": holes,
+        "ends": ends
+        if ends is not None
+        else {"1": {"segment": "00000001000000000000000C", "time": 1}},
+        "dropped": [h["first"] for h in holes],
+    }
+    return {"changed": False, "rc": rc, "stdout": json.dumps(doc), "stderr": ""}
+
+
+def test_holes_none():
+    report = pgbackrest_holes_report(_repo([]), ARCHIVER_RESULT)
+    assert report == {"checked": True, "holes": [], "problems": [], "warnings": [], "error": None}
+
+
+def test_a_hole_with_no_backup_after_it_is_a_problem():
+    # the differential backup started at 0/A000028, after the hole: take it away
+    stanza = json.loads(HEALTHY_INFO)[0]
+    report = pgbackrest_holes_report(_repo([HOLE], backups=stanza["backup"][:1]), ARCHIVER_RESULT)
+    assert report["warnings"] == []
+    assert len(report["problems"]) == 1
+    problem = report["problems"][0]
+    for says in (
+        "0/5000000",
+        "0/8000000",
+        "2027-01-10T18:53:20Z",
+        "2027-01-11T22:40:00Z",
+        "000000010000000000000005",
+        "000000010000000000000007",
+        "full backup",
+    ):
+        assert says in problem, (says, problem)
+    assert report["holes"][0]["after_backup"] is None
+
+
+def test_a_hole_with_a_backup_after_it_is_a_warning():
+    report = pgbackrest_holes_report(_repo([HOLE]), ARCHIVER_RESULT)
+    assert report["problems"] == []
+    assert report["warnings"] == [
+        "targets between 2027-01-10T18:53:20Z and 2027-01-11T22:40:00Z cannot be restored: WAL "
+        "dropped (timeline 1, LSN 0/5000000 to 0/8000000, segments 000000010000000000000005.."
+        "000000010000000000000007); backups from 20270110-011502F_20270115-011503D on are not "
+        "affected"
+    ]
+    assert report["holes"][0]["after_backup"] == "20270110-011502F_20270115-011503D"
+
+
+def test_wal_counted_as_archived_but_missing_from_the_repository_is_a_problem():
+    # PostgreSQL archived up to ...0C (the archiver row); the repository ends at ...09:
+    # the segments after it were dropped and nothing newer arrived yet.
+    ends = {"1": {"segment": "000000010000000000000009", "time": 1}}
+    report = pgbackrest_holes_report(_repo([], ends=ends), ARCHIVER_RESULT)
+    assert report["problems"] == [
+        "PostgreSQL counts WAL up to 00000001000000000000000C as archived, but the repository "
+        "ends at 000000010000000000000009 on timeline 1: pgBackRest dropped the segments after "
+        "it (archive-push-queue-max); point-in-time recovery past it is broken until a new "
+        "full backup"
+    ]
+    # a timeline the repository has no segment of yet, and a history file, are handled
+    archiver = json.loads(json.dumps(ARCHIVER_RESULT))
+    archiver["query_result"][0]["last_archived_wal"] = "000000020000000000000010"
+    assert "timeline 2" in pgbackrest_holes_report(_repo([]), archiver)["problems"][0]
+    archiver["query_result"][0]["last_archived_wal"] = "00000002.history"
+    assert pgbackrest_holes_report(_repo([]), archiver)["problems"] == []
+
+
+def test_holes_not_checked():
+    skipped = {"changed": False, "skipped": True, "skip_reason": "Conditional result was False"}
+    assert pgbackrest_holes_report(skipped, ARCHIVER_RESULT) == {
+        "checked": False,
+        "holes": [],
+        "problems": [],
+        "warnings": [],
+        "error": None,
+    }
+    failed = {
+        "rc": 1,
+        "stdout": json.dumps({"result": "failed", "problems": ["repo-ls: boom"]}),
+        "stderr": "",
+    }
+    report = pgbackrest_holes_report(failed, ARCHIVER_RESULT)
+    assert report["checked"] is False
+    assert report["problems"] == ["the WAL archive could not be checked for holes: repo-ls: boom"]
+    garbage = pgbackrest_holes_report({"rc": 1, "stdout": "Traceback", "stderr": "x"}, None)
+    assert garbage["problems"] == ["the WAL archive could not be checked for holes: x"]
+
+
+def test_a_hole_on_a_branch_the_current_timeline_left_is_not_reported():
+    # Timeline 2 forked from timeline 1 at 0/5000000: a hole on timeline 1 after that point
+    # (the old primary's last segments, pushed out of order when it died) is on no restore's
+    # path along timeline 2; one before it is.
+    report = json.loads(_repo([HOLE])["stdout"])
+    report.update(timeline=2, history="1\t0/5000000\tno recovery target specified\n")
+    result = pgbackrest_holes_report({"rc": 0, "stdout": json.dumps(report)}, None)
+    assert result["problems"] == [] and result["warnings"] == []
+    assert result["holes"][0]["on_history"] is False
+    report.update(history="1\t0/9000000\tno recovery target specified\n")
+    result = pgbackrest_holes_report({"rc": 0, "stdout": json.dumps(report)}, None)
+    assert result["warnings"] and result["holes"][0]["on_history"] is True
