@@ -5,25 +5,18 @@ It fails closed: a newer timeline anywhere fences the node (marker), any error r
 start (no marker), an answer with nothing newer lets it start, and only "the store did not
 answer in time and no member answered" starts without proof."""
 
-import importlib.machinery
-import importlib.util
 import socket
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 TOOL = Path(__file__).resolve().parents[2] / "roles/postgresql_server/files/postgresql-fence-check"
 
 
 @pytest.fixture(scope="module")
 def tool():
-    loader = importlib.machinery.SourceFileLoader("postgresql_fence_check", str(TOOL))
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[loader.name] = module  # dataclasses look their module up by name
-    loader.exec_module(module)
-    return module
+    return load_script("postgresql_fence_check", TOOL)
 
 
 def ev(tool, kind, tl=None, source="the store", detail="d"):

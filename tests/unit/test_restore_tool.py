@@ -2,22 +2,17 @@
 restore.yml and restore_drill.yml: reading the server log after a restore, naming WAL
 segments in the repository, and setting recovery targets aside."""
 
-import importlib.machinery
-import importlib.util
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 TOOL = Path(__file__).resolve().parents[2] / "roles/postgresql_restore/files/postgresql-restore"
 
 
 @pytest.fixture(scope="module")
 def tool():
-    loader = importlib.machinery.SourceFileLoader("postgresql_restore_tool", str(TOOL))
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+    return load_script("postgresql_restore_tool", TOOL)
 
 
 LOG = """\

@@ -2,8 +2,6 @@
 secret in a real process's command line and in its environment, report the secret's label
 and never its value, and not report itself."""
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import subprocess
@@ -12,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 TOOL = Path(__file__).resolve().parents[2] / "molecule/shared/files/secret-sampler.py"
 SECRET = "s3cr3t-value-for-the-sampler-test"
@@ -20,11 +19,7 @@ OTHER = "another-secret-nobody-uses-here"
 
 @pytest.fixture(scope="module")
 def sampler():
-    loader = importlib.machinery.SourceFileLoader("secret_sampler", str(TOOL))
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+    return load_script("secret_sampler", TOOL)
 
 
 @pytest.fixture
