@@ -1,5 +1,8 @@
 """Patroni decisions that deserve unit tests: what of the cluster-wide configuration in
-etcd differs from the inventory, and what the status report says about a Patroni cluster.
+etcd differs from the inventory, what the status report says about a Patroni cluster,
+which leader name a hook or a report may use (only an inventory member), which client
+networks HAProxy admits (the ones pg_hba admits), and whether a forced reinitialise keeps
+a forensic copy first.
 
 etcd's copy of the configuration is written once when Patroni takes over (bootstrap.dcs)
 and then only through the REST API (PATCH /config), so a changed inventory value must be
@@ -9,8 +12,9 @@ read them: 100 and "100" are the same, so are true, "on" and "true".
 
 from __future__ import annotations
 
+import ipaddress
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -74,12 +78,16 @@ def pg_patroni_status(
     etcd: Any = None,
     watchdogs: Any = None,
     thresholds: Any = None,
+    inventory: Any = None,
 ) -> dict[str, Any]:
     """The Patroni part of status.yml: what the on-call engineer reads, and the problems.
 
     cluster: Patroni's GET /cluster (members, pause, ...); config: GET /config;
     etcd: `etcdctl endpoint health --cluster -w json` (a list of {endpoint, health,
-    error}); watchdogs: host -> whether /dev/watchdog exists; thresholds: max_lag_bytes.
+    error}); watchdogs: host -> whether /dev/watchdog exists; thresholds: max_lag_bytes;
+    inventory: the inventory's members (the postgresql group). A leader or member name
+    that is not an inventory member came from something other than this cluster's
+    Patroni writing etcd: it is a problem, and the report names no such leader.
     Returns {leader, members, timeline, paused, failsafe, synchronous_mode, etcd,
     watchdog, lines, problems}.
     """
@@ -107,6 +115,18 @@ def pg_patroni_status(
         }
     leaders = [n for n, m in members.items() if m["role"] in ("leader", "standby_leader")]
     leader = leaders[0] if leaders else None
+    if inventory is not None:
+        known = _inventory(inventory, "pg_patroni_status")
+        strangers = sorted(n for n in members if n not in known)
+        if strangers:
+            problems.append(
+                "Patroni lists members that are not in the inventory's postgresql group: "
+                + ", ".join(repr(n) for n in strangers)
+                + " (something other than this cluster's Patroni writes etcd)"
+            )
+        members = {n: m for n, m in members.items() if n in known}
+        if leader not in known:
+            leader = None
     if not leader:
         problems.append("Patroni has no leader: no node accepts writes through port 5000")
     for name, m in sorted(members.items()):
@@ -183,6 +203,170 @@ def pg_patroni_status(
     }
 
 
+def _inventory(value: Any, what: str) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise AnsibleFilterError(f"{what}: the inventory members must be a list of host names")
+    return [str(v) for v in value]
+
+
+def pg_patroni_leader(members: Any, inventory: Any) -> dict[str, Any]:
+    """The leader in Patroni's member list (GET /cluster `members`, or `patronictl list`
+    rows), accepted only when it is an inventory member.
+
+    A name read from etcd is not trusted: anything holding an etcd client certificate can
+    write the leader key. A promotion hook, a report or a decision takes the leader from
+    here: {leader: the name or None, problems: [...]}.
+    """
+    known = _inventory(inventory, "pg_patroni_leader")
+    if isinstance(members, Mapping):
+        members = members.get("members", [])
+    if isinstance(members, str) or not isinstance(members, Iterable):
+        raise AnsibleFilterError("pg_patroni_leader: expected Patroni's member list")
+    names = []
+    for m in members:
+        if not isinstance(m, Mapping):
+            continue
+        role = str(m.get("role", m.get("Role", ""))).lower().replace(" ", "_")
+        if role in ("leader", "standby_leader"):
+            names.append(str(m.get("name", m.get("Member", ""))))
+    if not names:
+        return {"leader": None, "problems": ["Patroni names no leader"]}
+    if len(set(names)) > 1:
+        return {
+            "leader": None,
+            "problems": [f"Patroni names more than one leader: {', '.join(sorted(set(names)))}"],
+        }
+    if names[0] not in known:
+        return {
+            "leader": None,
+            "problems": [
+                f"Patroni's leader {names[0]!r} (read from etcd) is not a member of the "
+                f"inventory's postgresql group ({', '.join(known)}): refused. Something other "
+                "than this cluster's Patroni wrote etcd's leader key; check who holds an etcd "
+                "client certificate"
+            ],
+        }
+    return {"leader": names[0], "problems": []}
+
+
+def _network(value: str, where: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"{where}: {value!r} is not a network ({exc})") from exc
+
+
+def _covers(have: list[str], want: list[str]) -> bool:
+    return "all" in have or set(want) <= set(have)
+
+
+def pg_haproxy_sources(
+    entries: Any,
+    members: Any,
+    own: str = "",
+    name: str = "postgresql_server_hba_entries",
+) -> dict[str, Any]:
+    """The client networks HAProxy admits on 5000/5001: those of the pg_hba entries a client
+    uses (every entry but the replication-only ones), so one variable drives both.
+
+    members: member name -> address (ansible_host). PostgreSQL sees HAProxy's address (the
+    member's) for every session it forwards, so each client entry's users and databases
+    must also be admitted from every member's address; a missing one is a problem naming
+    the entry and the member. `samehost` is the member's own address (own); `samenet`
+    cannot be expressed at HAProxy and is a problem.
+    Returns {networks: [CIDR, ...], problems: [...]}.
+    """
+    if not isinstance(entries, list):
+        raise AnsibleFilterError(f"{name}: expected a list of rules")
+    if not isinstance(members, Mapping):
+        raise AnsibleFilterError("pg_haproxy_sources: members must map a host to its address")
+    problems: list[str] = []
+    rules = []
+    for index, entry in enumerate(entries):
+        where = f"{name}[{index}]"
+        if not isinstance(entry, Mapping):
+            raise AnsibleFilterError(f"{where}: expected a mapping")
+        dbs = entry.get("databases", [])
+        users = entry.get("users", [])
+        dbs = [dbs] if isinstance(dbs, str) else list(dbs)
+        users = [users] if isinstance(users, str) else list(users)
+        address = str(entry.get("address", ""))
+        client_dbs = [d for d in dbs if d != "replication"]
+        if address == "samenet":
+            if client_dbs:
+                problems.append(
+                    f"{where}.address: samenet cannot be expressed at HAProxy "
+                    "(postgresql_ha_engine patroni); name the client network in CIDR notation"
+                )
+            continue
+        if address == "samehost":
+            net = _network(own, f"{where} (samehost: the member's address)") if own else None
+        else:
+            net = _network(address, f"{where}.address")
+        rules.append({"where": where, "dbs": client_dbs, "users": users, "net": net})
+    networks: list[str] = []
+    for rule in rules:
+        if rule["dbs"] and rule["net"] is not None and str(rule["net"]) not in networks:
+            networks.append(str(rule["net"]))
+    addresses = {}
+    for host, addr in members.items():
+        try:
+            addresses[host] = ipaddress.ip_address(str(addr))
+        except ValueError:
+            continue  # a host name: pg_hba and HAProxy cannot be checked here
+    for rule in rules:
+        if not rule["dbs"]:
+            continue
+        for host, addr in sorted(addresses.items()):
+            if not any(
+                other["net"] is not None
+                and addr in other["net"]
+                and _covers(other["dbs"], rule["dbs"])
+                and _covers(other["users"], rule["users"])
+                for other in rules
+            ):
+                problems.append(
+                    f"{rule['where']}: clients of users {', '.join(rule['users'])} reach "
+                    f"PostgreSQL through HAProxy from the member's address, and no entry admits "
+                    f"them to {', '.join(rule['dbs'])} from {host} ({addr}); add one, e.g. "
+                    f"address: {addr}/{addr.max_prefixlen}"
+                )
+    return {"networks": networks, "problems": problems}
+
+
+def pg_forensic_copy(room: Any, margin_bytes: int = 1024**3) -> dict[str, Any]:
+    """Whether a data directory is copied aside before it is replaced: room is
+    {avail, data} in bytes (free space where the copy goes, the data directory's size).
+    A copy is kept when the free space holds it with 5% and margin_bytes to spare.
+    Returns {keep: bool (a copy is kept), why: str}.
+    """
+    if not isinstance(room, Mapping):
+        raise AnsibleFilterError("pg_forensic_copy: expected {avail, data} in bytes")
+    try:
+        avail, data = int(room["avail"]), int(room["data"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError(
+            f"pg_forensic_copy: expected {{avail, data}} in bytes, got {dict(room)!r}"
+        ) from exc
+    need = int(data * 1.05) + int(margin_bytes)
+    gib = 1024**3
+    if avail >= need:
+        return {"keep": True, "why": f"{avail / gib:.1f} GiB free, the copy needs {need / gib:.1f}"}
+    return {
+        "keep": False,
+        "why": (
+            f"no room for a forensic copy: {avail / gib:.1f} GiB free, the data directory "
+            f"({data / gib:.1f} GiB) needs {need / gib:.1f} GiB with its margin"
+        ),
+    }
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"patroni_config_diff": patroni_config_diff, "pg_patroni_status": pg_patroni_status}
+        return {
+            "patroni_config_diff": patroni_config_diff,
+            "pg_patroni_status": pg_patroni_status,
+            "pg_patroni_leader": pg_patroni_leader,
+            "pg_haproxy_sources": pg_haproxy_sources,
+            "pg_forensic_copy": pg_forensic_copy,
+        }

@@ -271,6 +271,11 @@ BAD = [
         id="schedule-six-fields",
     ),
     pytest.param(
+        {"pgbackrest_lock_wait": -1},
+        ["pgbackrest_lock_wait must be a whole number of seconds from 0 to 86400", "got -1"],
+        id="lock-wait-negative",
+    ),
+    pytest.param(
         {"postgresql_restore_drill_schedule": "0 4 * *"},
         ["postgresql_restore_drill_schedule: ", "expected five cron fields"],
         id="drill-schedule-four-fields",
@@ -313,6 +318,30 @@ BAD = [
         {**PATRONI, "patroni_haproxy_primary_port": 5432},
         ["must all differ", "8008, 5432, 5001, 5432"],
         id="patroni-haproxy-port-is-postgresql",
+    ),
+    pytest.param(
+        {**PATRONI, "patroni_haproxy_bind_address": "*", "patroni_restapi_allowlist": ["ops-box"]},
+        [
+            "patroni_haproxy_bind_address: the member's private address",
+            'got "*"',
+            "patroni_restapi_allowlist: IP addresses or CIDR networks",
+            '["ops-box"]',
+        ],
+        id="patroni-haproxy-wildcard-and-allowlist-name",
+    ),
+    pytest.param(
+        {
+            **PATRONI,
+            "ansible_host": "10.0.0.11",
+            "postgresql_server_hba_entries": [
+                {"databases": ["learning"], "users": ["app"], "address": "10.0.1.0/24"}
+            ],
+        },
+        [
+            "postgresql_server_hba_entries[0]: clients of users app reach PostgreSQL",
+            "no entry admits them to learning from input-probe (10.0.0.11)",
+        ],
+        id="patroni-hba-without-the-members",
     ),
     pytest.param(
         {"postgresql_server_tls_extra_names": ["IP:db.example.com"]},

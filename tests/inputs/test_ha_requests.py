@@ -145,6 +145,15 @@ BAD = [
     ),
     pytest.param(
         "restore.yml",
+        {"restore_confirm": "input-probe", "restore_hosts_down": "input-probe, pg9"},
+        [
+            "restore_hosts_down=input-probe, pg9: pg9 is not a host of the postgresql group",
+            "the members that do not answer, comma-separated",
+        ],
+        id="restore-hosts-down-unknown",
+    ),
+    pytest.param(
+        "restore.yml",
         {"restore_side_drop": True},
         ["restore_side_drop=true needs restore_mode=side"],
         id="restore-drop-without-side",
