@@ -3,6 +3,9 @@
 -- trap type and the trap log.
 \set ON_ERROR_STOP 1
 SET search_path = pg_catalog, pg_temp;
+-- Hundreds of routines in one DO block: the database's statement_timeout (30s in the
+-- lab) is too short on a busy host.
+SET statement_timeout = '10min';
 SET client_min_messages = warning;
 SELECT set_config('pgfleet.trap_schema', :'schema', false) IS NOT NULL AS dropping;
 DO $drop$

@@ -10,6 +10,9 @@
 -- session that resolves names only in pg_catalog never calls any of them.
 \set ON_ERROR_STOP 1
 SET search_path = pg_catalog, pg_temp;
+-- Hundreds of routines in one DO block: the database's statement_timeout (30s in the
+-- lab) is too short on a busy host.
+SET statement_timeout = '10min';
 SELECT set_config('pgfleet.trap_schema', :'schema', false),
        set_config('pgfleet.trap_planter', :'planter', false);
 SET ROLE :"planter";
