@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from conftest import make_ca
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -18,21 +19,7 @@ def _pem(cert):
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def _ca(cn="Test CA"):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
+_ca = make_ca
 
 
 def _server(ca_key, ca_cert, days=397, dns=("pg1",), ips=("10.0.0.5",)):
