@@ -23,22 +23,18 @@ transaction switched off everything that would write statement text to a log.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-# Ansible loads each file of filter_plugins/ by its path, under a module name of its own,
-# and does not put the directory on sys.path. Adding it lets the files here import each
-# other as plain modules, the same way under Ansible and under pytest.
-_FILTER_PLUGINS = str(Path(__file__).resolve().parent)
-if _FILTER_PLUGINS not in sys.path:
-    sys.path.append(_FILTER_PLUGINS)
+from pgfleet import conf, scram
+from pgfleet.filters import wrap
+from pgfleet.quoting import quote_ident, quote_literal
 
-import pg_config  # noqa: E402
-import pg_scram  # noqa: E402
+_conf_lines = wrap(conf.render_lines, AnsibleFilterError)
+_scram_matches = wrap(scram.matches, AnsibleFilterError)
+_scram_verifier = wrap(scram.verifier, AnsibleFilterError)
 
 ACCESS_LEVELS = ("connect", "readonly", "readwrite", "select")
 ROLE_KEYS = {
@@ -89,14 +85,6 @@ PASSWORD_SESSION_SETTINGS = (
     ("pg_stat_statements.track", "'none'"),
     ("track_activities", "off"),
 )
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _fail(where: str, message: str) -> None:
@@ -163,10 +151,10 @@ def _set_clauses(settings: Any, where: str) -> list[tuple[str, str | None]]:
         if isinstance(value, list | tuple):
             _fail(f"{where}[{key!r}]", "lists cannot be set per database or role; use a string")
         if value is None:
-            pg_config.pg_conf_lines({key: 0}, name=where)  # validates the name only
+            _conf_lines({key: 0}, name=where)  # validates the name only
             clauses.append((key, None))
         else:
-            clauses.append((key, pg_config.pg_conf_lines({key: value}, name=where)[0]))
+            clauses.append((key, _conf_lines({key: value}, name=where)[0]))
     return clauses
 
 
@@ -388,9 +376,9 @@ def pg_access_password_sql(
         if role["state"] != "present" or password is None:
             continue
         where = f"{name}.{role['name']}.password"
-        if pg_scram.pg_scram_matches(password, current.get(role["name"]), name=where):
+        if _scram_matches(password, current.get(role["name"]), name=where):
             continue
-        verifier = pg_scram.pg_scram_verifier(password, name=where)
+        verifier = _scram_verifier(password, name=where)
         changes.append(f"ALTER ROLE {quote_ident(role['name'])} PASSWORD {quote_literal(verifier)}")
         changed_roles.append(role["name"])
     if not changes:

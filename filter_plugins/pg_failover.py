@@ -15,21 +15,15 @@ node was promoted into.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-# Ansible loads each file of filter_plugins/ by its path, under a module name of its own,
-# and does not put the directory on sys.path. Adding it lets the files here import each
-# other as plain modules, the same way under Ansible and under pytest.
-_FILTER_PLUGINS = str(Path(__file__).resolve().parent)
-if _FILTER_PLUGINS not in sys.path:
-    sys.path.append(_FILTER_PLUGINS)
+from pgfleet import lsn
+from pgfleet.filters import wrap
 
-from pg_lsn import pg_lsn_int  # noqa: E402
+pg_lsn_int = wrap(lsn.lsn_int, AnsibleFilterError)
 
 # Repository names that carry a timeline (the first 8 hex digits): history files
 # (00000002.history) and WAL segments (000000020000000000000005), partial ones, .backup

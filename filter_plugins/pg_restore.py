@@ -18,19 +18,16 @@ playbook then sends its current WAL to the repository before restoring).
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-_FILTER_PLUGINS = str(Path(__file__).resolve().parent)
-if _FILTER_PLUGINS not in sys.path:
-    sys.path.append(_FILTER_PLUGINS)
+from pgfleet import lsn
+from pgfleet.filters import wrap
 
-from pg_lsn import pg_lsn_int  # noqa: E402
+pg_lsn_int = wrap(lsn.lsn_int, AnsibleFilterError)
 
 # 'YYYY-MM-DD HH:MM[:SS[.ffffff]]' then a zone: Z, UTC, +HH, +HHMM or +HH:MM. A time
 # without a zone is read in the server's time zone, which is not what an operator at
@@ -196,24 +193,7 @@ def pg_restore_request(request: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def pg_history_timelines(history: Any, timeline: int) -> list[dict[str, Any]]:
-    """The ancestry of a timeline from its history file text: one entry per timeline,
-    oldest first, with the LSN where it ended (None for the timeline itself)."""
-    if not isinstance(history, str):
-        raise AnsibleFilterError("pg_history_timelines: expected the text of a history file")
-    out: list[dict[str, Any]] = []
-    for line in history.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        fields = line.split("\t") if "\t" in line else line.split()
-        if len(fields) < 2 or not fields[0].strip().isdigit():
-            raise AnsibleFilterError(
-                f"history of timeline {timeline}: {line!r} is not a history line; "
-                "expected 'parentTLI<TAB>X/Y<TAB>reason'"
-            )
-        out.append({"timeline": int(fields[0]), "end": pg_lsn_int(fields[1].strip(), "history")})
-    out.append({"timeline": int(timeline), "end": None})
-    return out
+pg_history_timelines = wrap(lsn.history_ancestry, AnsibleFilterError)
 
 
 def _backups(info: Any) -> list[dict[str, Any]]:

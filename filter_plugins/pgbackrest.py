@@ -14,24 +14,20 @@ import datetime as dt
 import json
 import math
 import re
-import sys
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-# Ansible loads each file of filter_plugins/ by its path, under a module name of its own,
-# and does not put the directory on sys.path. Adding it lets the files here import each
-# other as plain modules, the same way under Ansible and under pytest.
-_FILTER_PLUGINS = str(Path(__file__).resolve().parent)
-if _FILTER_PLUGINS not in sys.path:
-    sys.path.append(_FILTER_PLUGINS)
+from pgfleet import advisories, lsn, replication
+from pgfleet.filters import wrap
 
-import pg_advisories  # noqa: E402
-import pg_lsn  # noqa: E402
-import pg_restore  # noqa: E402
+_lsn_int = wrap(lsn.lsn_int, AnsibleFilterError)
+_ancestry = wrap(lsn.history_ancestry, AnsibleFilterError)
+_replication_report = wrap(replication.report, AnsibleFilterError)
+_advisories = wrap(advisories.applying, AnsibleFilterError)
+
 
 R2_JURISDICTIONS = {"default": "", "eu": ".eu", "fedramp": ".fedramp"}
 _ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -629,7 +625,7 @@ def pgbackrest_status_report(
     if replication_row is None:
         streaming = {"replicas": {}, "problems": ["replication state could not be read"]}
     else:
-        streaming = pg_lsn.pg_replication_report(
+        streaming = _replication_report(
             _json_value(replication_row.get("rows"), "rows") or [],
             replication_row.get("current_lsn"),
             expected=list(expected or []),
@@ -637,7 +633,7 @@ def pgbackrest_status_report(
             max_lag_seconds=limits["max_lag_seconds"],
             slots=_json_value(replication_row.get("slots"), "slots") or [],
         )
-    advisories = pg_advisories.pg_extension_advisories(extensions or {})
+    advisories = _advisories(extensions or {})
     found = _jobs(jobs)
     attempts, attempt_problems = _attempts(found)
     rc = info.get("rc")
@@ -739,12 +735,12 @@ def pgbackrest_holes_report(repo: Any, archiver: Any = None) -> dict[str, Any]:
     # a branch that timeline left (past the switch point) is on no restore's path.
     ends = None
     if doc.get("timeline"):
-        ancestry = pg_restore.pg_history_timelines(doc.get("history") or "", int(doc["timeline"]))
+        ancestry = _ancestry(doc.get("history") or "", int(doc["timeline"]))
         ends = {a["timeline"]: a["end"] for a in ancestry}
     for hole in doc.get("holes") or []:
         timeline = int(hole["timeline"])
-        end = pg_lsn.pg_lsn_int(hole["lsn_end"], "hole lsn_end")
-        start = pg_lsn.pg_lsn_int(hole["lsn_start"], "hole lsn_start")
+        end = _lsn_int(hole["lsn_end"], "hole lsn_end")
+        start = _lsn_int(hole["lsn_start"], "hole lsn_start")
         if ends is not None and (
             timeline not in ends or (ends[timeline] is not None and start >= ends[timeline])
         ):
@@ -754,7 +750,7 @@ def pgbackrest_holes_report(repo: Any, archiver: Any = None) -> dict[str, Any]:
             b
             for b in backups
             if int(str(b["archive"]["start"])[:8], 16) >= timeline
-            and pg_lsn.pg_lsn_int(b["lsn"]["start"], "backup lsn") >= end
+            and _lsn_int(b["lsn"]["start"], "backup lsn") >= end
         ]
         label = after[0].get("label") if after else None
         out["holes"].append(dict(hole, after_backup=label, on_history=True))

@@ -1,9 +1,10 @@
-"""The filter files use each other through plain imports, under Ansible as under pytest.
+"""The filter files share code only through the pgfleet package (module_utils/pgfleet).
 
 Ansible loads every file of filter_plugins/ by its path, under a module name of its own,
-without putting the directory on sys.path. The files that need a sibling add the directory
-to sys.path themselves and then import it like any module, so the dependency is visible in
-the import statements and works the same in both places.
+without putting the directory on sys.path. So no filter file imports another one: what two
+of them need lives once in pgfleet, which the project installs into its virtualenv
+(requirements.txt, ``-e .``), and which the modules and host tools import too. Nothing
+touches sys.path.
 """
 
 from __future__ import annotations
@@ -42,16 +43,24 @@ def test_no_file_is_loaded_by_path(path):
     assert "spec_from_file_location" not in path.read_text()
 
 
-def test_dependencies_between_filter_files_are_plain_imports():
-    dependencies = {path.stem: (_imported(path) & SIBLINGS) - {path.stem} for path in FILES}
-    assert {"pg_config", "pg_scram"} <= dependencies["pg_access"]
-    assert {"pg_units"} <= dependencies["pg_config"]
+def test_no_filter_file_imports_another_or_touches_sys_path():
     for path in FILES:
-        if dependencies[path.stem]:
-            # The same two lines in each such file, before its sibling imports.
-            text = path.read_text()
-            assert "_FILTER_PLUGINS = str(Path(__file__).resolve().parent)" in text, path.name
-            assert "sys.path.append(_FILTER_PLUGINS)" in text, path.name
+        assert not (_imported(path) & SIBLINGS) - {path.stem}, path.name
+        assert "sys.path" not in path.read_text(), path.name
+
+
+def test_shared_code_comes_from_pgfleet():
+    # The pieces more than one caller needs are imported from the package, not copied.
+    needs = {
+        "pg_access": {"pgfleet"},
+        "pg_config": {"pgfleet"},
+        "pg_lsn": {"pgfleet"},
+        "pgbackrest": {"pgfleet"},
+        "pg_restore": {"pgfleet"},
+        "pg_failover": {"pgfleet"},
+    }
+    for stem, wanted in needs.items():
+        assert wanted <= _imported(FILTER_PLUGINS / f"{stem}.py"), stem
 
 
 def test_filters_work_under_ansible(tmp_path):

@@ -6,8 +6,8 @@ import re
 import pytest
 from ansible.errors import AnsibleFilterError
 
-import pg_scram
 from pg_scram import FilterModule, pg_scram_matches, pg_scram_verifier
+from pgfleet import scram as pg_scram
 
 # RFC 7677 section 3: user 'user', password 'pencil', salt, 4096 iterations.
 RFC_PASSWORD = "pencil"
