@@ -123,3 +123,86 @@ def acks(log: Path) -> list[tuple[int, float, str]]:
         for p in (line.split() for line in log.read_text().splitlines())
         if len(p) == 3
     ]
+
+
+# Every session a benchmark opens as postgres uses the safe search_path, like the project's
+# own sessions (PGOPTIONS is not a secret).
+SESSION_OPTIONS = "-c search_path=pg_catalog,pg_temp"
+
+
+class Lab:
+    """The inventory's postgresql hosts as the benchmarks reach them: container names,
+    addresses, the PostgreSQL port, the server CA, and the migrator's password file (the
+    writer reads it: the password never reaches a command line). Each benchmark extends it
+    with what only it needs."""
+
+    def __init__(self, inventory: str, also: tuple[str, ...] = ()) -> None:
+        """also: groups whose hosts the benchmark reaches too (e.g. etcd)."""
+        self.members, self.hostvars = read_inventory(inventory)
+        self.names = self.members("postgresql")
+        if not self.names:
+            sys.exit(f"no postgresql hosts in {inventory}")
+        hosts = sorted(set(self.names).union(*(self.members(g) for g in also)))
+        self.address = {n: self.hostvars[n].get("ansible_host", n) for n in hosts}
+        self.container = {n: self.hostvars[n].get("lab_container_prefix", "") + n for n in hosts}
+        self.port = int(self.hostvars[self.names[0]].get("postgresql_cluster_port", 5432))
+        # As the inventory has it: lab_dir is <inventory>/../../.lab, the server CA
+        # pki/<inventory name>/ca.crt beside the inventory.
+        inv = (ROOT / inventory).resolve()
+        inv = inv if inv.is_dir() else inv.parent
+        self.ca = inv.parent / "pki" / inv.name / "ca.crt"
+        self.password_file = inv.parent.parent / ".lab/secrets/pg_migrator"
+
+    def writer_dsn(self, port: int, application: str, extra: str = "") -> str:
+        """The writer's libpq DSN over every node (verify-full), without a password."""
+        return (
+            f"host={','.join(self.address[n] for n in self.names)} port={port} "
+            f"dbname=learning user=migrator sslmode=verify-full sslrootcert={self.ca} "
+            f"connect_timeout=2 application_name={application} {extra}"
+        ).strip()
+
+    def run(
+        self,
+        name: str,
+        *argv: str,
+        user: str | None = None,
+        check: bool = False,
+        timeout: float | None = 30,
+    ) -> subprocess.CompletedProcess[str]:
+        """A command in the host's container (rc 124 when it times out; with check, the
+        benchmark exits on a failure)."""
+        as_user = ["runuser", "-u", user, "--"] if user else []
+        cmd = ["podman", "exec", "-e", f"PGOPTIONS={SESSION_OPTIONS}", self.container[name]]
+        cmd += [*as_user, *argv]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc = subprocess.CompletedProcess(cmd, 124, "", f"timed out after {timeout} s")
+        if check and proc.returncode != 0:
+            sys.exit(
+                f"on {name}: {' '.join(argv)[:200]} failed (rc={proc.returncode}):\n"
+                f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+            )
+        return proc
+
+    def psql(
+        self, name: str, sql: str, db: str = "postgres", check: bool = False, port: int = 0
+    ) -> str:
+        """SQL as postgres in the host's container; '' when it fails (unless check)."""
+        return self.run(
+            name, "psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-p", str(port or self.port),
+            "-d", db, "-c", sql, user="postgres", check=check, timeout=60,
+        ).stdout.strip()  # fmt: skip
+
+    def wait_replicas(self, primary: str, timeout: float = 300) -> None:
+        """Until every other node streams from the primary, less than 16 MB behind."""
+        want = str(len(self.names) - 1)
+        sql = (
+            "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
+            " AND pg_current_wal_lsn() - replay_lsn < 16 * 1024 * 1024"
+        )
+        end = time.time() + timeout
+        while self.psql(primary, sql) != want:
+            if time.time() > end:
+                sys.exit(f"the replicas of {primary} are not streaming and caught up")
+            time.sleep(1)

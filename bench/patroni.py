@@ -51,8 +51,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+import common
 import yaml
-from common import ROOT, acks, finite, median, playbook, read_inventory, report, writer
+from common import ROOT, acks, finite, median, playbook, report, writer
 
 WORK = ROOT / ".lab/bench-patroni"
 RESULTS = ROOT / "bench/results"
@@ -67,49 +68,23 @@ POLL_S = 0.2
 TARGETS = {"host_loss_to_write_s": 25.0, "rejoin_s": 5.0, "switchover_gap_s": 2.0}
 
 
-class Lab:
+class Lab(common.Lab):
     """The inventory's postgresql hosts: containers, addresses, the writer's DSN, and the
     cluster as Patroni's REST API shows it."""
 
     def __init__(self, inventory: str, tcp_user_timeout_ms: int) -> None:
-        members, hostvars = read_inventory(inventory)
-        names = members("postgresql")
-        if len(names) < 2:
-            sys.exit(f"{inventory}: expected two or more postgresql hosts (Patroni members)")
-        if any(hostvars[n].get("postgresql_ha_engine") != "patroni" for n in names):
-            sys.exit(f"{inventory}: postgresql_ha_engine is not patroni")
-        self.names = names
         # etcd's members: the `etcd` group (which may hold a witness host with no
         # PostgreSQL), else the PostgreSQL hosts.
-        self.etcd = members("etcd") or names
-        hosts = sorted(set(names) | set(self.etcd))
-        self.address = {n: hostvars[n].get("ansible_host", n) for n in hosts}
-        self.container = {n: hostvars[n].get("lab_container_prefix", "") + n for n in hosts}
-        inv = (ROOT / inventory).resolve()
-        inv = inv if inv.is_dir() else inv.parent
-        ca = inv.parent / "pki" / inv.name / "ca.crt"
-        # The writer reads the password from this file: it never reaches a command line.
-        self.password_file = inv.parent.parent / ".lab/secrets/pg_migrator"
-        self.dsn = (
-            f"host={','.join(self.address[n] for n in names)} port={HAPROXY_PORT} "
-            f"dbname=learning user=migrator sslmode=verify-full "
-            f"sslrootcert={ca} connect_timeout=2 application_name=bench-patroni"
-        )
-        if tcp_user_timeout_ms > 0:
-            self.dsn += f" tcp_user_timeout={tcp_user_timeout_ms}"
-        self.tls = ssl.create_default_context(cafile=str(ca))
+        super().__init__(inventory, also=("etcd",))
+        if len(self.names) < 2:
+            sys.exit(f"{inventory}: expected two or more postgresql hosts (Patroni members)")
+        if any(self.hostvars[n].get("postgresql_ha_engine") != "patroni" for n in self.names):
+            sys.exit(f"{inventory}: postgresql_ha_engine is not patroni")
+        self.etcd = self.members("etcd") or self.names
+        timeout = f"tcp_user_timeout={tcp_user_timeout_ms}" if tcp_user_timeout_ms > 0 else ""
+        self.dsn = self.writer_dsn(HAPROXY_PORT, "bench-patroni", timeout)
+        self.tls = ssl.create_default_context(cafile=str(self.ca))
         self.killed: set[str] = set()  # containers this run killed and has not started
-
-    def run(
-        self, name: str, *argv: str, user: str | None = None, timeout: float = 30
-    ) -> subprocess.CompletedProcess[str]:
-        """A command in the host's container (rc 124 when it times out)."""
-        as_user = ["runuser", "-u", user, "--"] if user else []
-        cmd = ["podman", "exec", self.container[name], *as_user, *argv]
-        try:
-            return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return subprocess.CompletedProcess(cmd, 124, "", f"timed out after {timeout} s")
 
     def cluster(self, among: list[str] | None = None) -> list[dict]:
         """GET /cluster from the first member that answers ([] when none does)."""

@@ -43,7 +43,8 @@ import sys
 import time
 from pathlib import Path
 
-from common import ROOT, finite, median, playbook, read_inventory
+import common
+from common import ROOT, finite, median, playbook
 
 REPORTS = ROOT / ".reports"
 OUT = REPORTS / "bench-restore.json"
@@ -85,18 +86,16 @@ echo "written $(ts)"
 """
 
 
-class Lab:
-    """The inventory's postgresql hosts: container names, port, the primary it names."""
+class Lab(common.Lab):
+    """The inventory's postgresql hosts and the primary it names; commands run as postgres
+    and a failure ends the benchmark unless told otherwise."""
 
     def __init__(self, inventory: str) -> None:
-        members, hostvars = read_inventory(inventory)
-        names = members("postgresql")
-        primaries = members("postgresql_primary")
-        if not names or len(primaries) != 1:
+        super().__init__(inventory)
+        primaries = self.members("postgresql_primary")
+        if len(primaries) != 1:
             sys.exit(f"{inventory}: expected postgresql hosts and one postgresql_primary host")
         self.primary = primaries[0]
-        self.container = {n: hostvars[n].get("lab_container_prefix", "") + n for n in names}
-        self.port = int(hostvars[names[0]].get("postgresql_cluster_port", 5432))
 
     def run(
         self,
@@ -106,32 +105,7 @@ class Lab:
         check: bool = True,
         timeout: float | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """A command in the host's container (as postgres unless user is None)."""
-        as_user = ["runuser", "-u", user, "--"] if user else []
-        proc = subprocess.run(
-            ["podman", "exec", self.container[name], *as_user, *argv],
-            capture_output=True, text=True, timeout=timeout,
-        )  # fmt: skip
-        if check and proc.returncode != 0:
-            sys.exit(
-                f"on {name}: {' '.join(argv)[:200]} failed (rc={proc.returncode}):\n"
-                f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
-            )
-        return proc
-
-    def psql(
-        self, name: str, sql: str, db: str = "postgres", check: bool = False, port: int = 0
-    ) -> str:
-        """SQL as postgres in the host's container; '' when it fails (check=False)."""
-        try:
-            return self.run(
-                name, "psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-p", str(port or self.port),
-                "-d", db, "-c", sql, check=check, timeout=60,
-            ).stdout.strip()  # fmt: skip
-        except subprocess.TimeoutExpired:
-            if check:
-                sys.exit(f"on {name}: {sql[:200]} did not finish in 60 s")
-            return ""
+        return super().run(name, *argv, user=user, check=check, timeout=timeout)
 
     def wait_writable(self, timeout: float = 120) -> None:
         end = time.time() + timeout
@@ -140,18 +114,8 @@ class Lab:
                 sys.exit(f"{self.primary} (the inventory's primary) does not accept writes")
             time.sleep(1)
 
-    def wait_replicas(self, timeout: float = 300) -> None:
-        """Until every other node streams from the primary, less than 16 MB behind."""
-        want = str(len(self.container) - 1)
-        sql = (
-            "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
-            " AND pg_current_wal_lsn() - replay_lsn < 16 * 1024 * 1024"
-        )
-        end = time.time() + timeout
-        while self.psql(self.primary, sql) != want:
-            if time.time() > end:
-                sys.exit(f"the replicas of {self.primary} are not streaming and caught up")
-            time.sleep(1)
+    def wait_replicas(self, timeout: float = 300) -> None:  # type: ignore[override]
+        super().wait_replicas(self.primary, timeout)
 
     def clusters(self, name: str) -> list[str]:
         out = self.run(name, "pg_lsclusters", "-h", user=None).stdout
