@@ -38,66 +38,26 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from common import ROOT, acks, finite, median, playbook, read_inventory, report, writer
+import common
+from common import ROOT, acks, finite, median, playbook, report, writer
 
 WORK = ROOT / ".lab/bench-failover"
 TABLE = "app.bench_failover"
 PGBENCH_PID = "/tmp/bench-failover-pgbench.pid"
 
 
-class Lab:
-    """The inventory's postgresql hosts: container names, addresses, port, writer DSN."""
+class Lab(common.Lab):
+    """The inventory's postgresql hosts, the writer's DSN, and which one is writable."""
 
     def __init__(self, inventory: str) -> None:
-        members, hostvars = read_inventory(inventory)
-        names = members("postgresql")
-        if not names:
-            sys.exit(f"no postgresql hosts in {inventory}")
-        self.address = {n: hostvars[n].get("ansible_host", n) for n in names}
-        self.container = {n: hostvars[n].get("lab_container_prefix", "") + n for n in names}
-        self.port = int(hostvars[names[0]].get("postgresql_cluster_port", 5432))
-        # As the inventory has it: lab_dir is <inventory>/../../.lab, the server CA
-        # pki/<inventory name>/ca.crt beside the inventory.
-        inv = (ROOT / inventory).resolve()
-        inv = inv if inv.is_dir() else inv.parent
-        # The writer reads the password from this file: it never reaches a command line.
-        self.password_file = inv.parent.parent / ".lab/secrets/pg_migrator"
-        self.dsn = (
-            f"host={','.join(self.address[n] for n in names)} port={self.port} "
-            f"dbname=learning user=migrator sslmode=verify-full "
-            f"sslrootcert={inv.parent / 'pki' / inv.name / 'ca.crt'} "
-            "connect_timeout=2 target_session_attrs=read-write application_name=bench-failover"
-        )
-
-    def psql(self, name: str, sql: str, db: str = "postgres") -> str:
-        """Run SQL as postgres in the host's container; '' when it does not answer."""
-        try:
-            return subprocess.run(
-                ["podman", "exec", self.container[name], "runuser", "-u", "postgres", "--",
-                 "psql", "-XAtq", "-p", str(self.port), "-d", db, "-c", sql],
-                capture_output=True, text=True, timeout=20,
-            ).stdout.strip()  # fmt: skip
-        except subprocess.TimeoutExpired:
-            return ""
+        super().__init__(inventory)
+        self.dsn = self.writer_dsn(self.port, "bench-failover", "target_session_attrs=read-write")
 
     def primary(self) -> str:
-        writable = [n for n in self.address if self.psql(n, "SELECT pg_is_in_recovery()") == "f"]
+        writable = [n for n in self.names if self.psql(n, "SELECT pg_is_in_recovery()") == "f"]
         if len(writable) != 1:
             sys.exit(f"writable nodes: {writable or 'none'}; is the lab up (make lab)?")
         return writable[0]
-
-    def wait_replicas(self, primary: str, timeout: float = 300) -> None:
-        """Until every other node streams from the primary, less than 16 MB behind."""
-        want = str(len(self.address) - 1)
-        sql = (
-            "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
-            " AND pg_current_wal_lsn() - replay_lsn < 16 * 1024 * 1024"
-        )
-        end = time.time() + timeout
-        while self.psql(primary, sql) != want:
-            if time.time() > end:
-                sys.exit(f"the replicas of {primary} are not streaming and caught up")
-            time.sleep(1)
 
 
 def wait_ack(log: Path, since: float, server: str, timeout: float = 60) -> float | None:

@@ -43,17 +43,17 @@ import json
 import math
 import os
 import re
-import ssl
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import common
 import yaml
 from common import ROOT, acks, finite, median, playbook, report, writer
+
+from pgfleet import patroni_rest
 
 WORK = ROOT / ".lab/bench-patroni"
 RESULTS = ROOT / "bench/results"
@@ -83,16 +83,19 @@ class Lab(common.Lab):
         self.etcd = self.members("etcd") or self.names
         timeout = f"tcp_user_timeout={tcp_user_timeout_ms}" if tcp_user_timeout_ms > 0 else ""
         self.dsn = self.writer_dsn(HAPROXY_PORT, "bench-patroni", timeout)
-        self.tls = ssl.create_default_context(cafile=str(self.ca))
+        # Patroni's REST API of each member, by its address (which its certificate names),
+        # through the project's one client: the project CA, the name checked.
+        self.api = {
+            n: patroni_rest.Client(f"{self.address[n]}:8008", str(self.ca), timeout=1)
+            for n in self.names
+        }
         self.killed: set[str] = set()  # containers this run killed and has not started
 
     def cluster(self, among: list[str] | None = None) -> list[dict]:
         """GET /cluster from the first member that answers ([] when none does)."""
         for name in among or self.names:
-            url = f"https://{self.address[name]}:8008/cluster"
             try:
-                with urllib.request.urlopen(url, timeout=1, context=self.tls) as resp:
-                    return json.loads(resp.read()).get("members", [])
+                return self.api[name].cluster().get("members", [])
             except (OSError, ValueError):
                 continue
         return []

@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(podman runc netavark aardvark-dns iptables debootstrap openssl openssh-client make rsync)
+# postgresql: the unit tests of the shared database session start a throwaway server
+# (initdb on a temporary directory); Debian's own main cluster is not created.
+apt_packages=(podman runc netavark aardvark-dns iptables debootstrap openssl openssh-client make rsync postgresql)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -13,6 +15,10 @@ done
 if ((${#missing[@]})); then
   echo "setup: apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  if [[ " ${missing[*]} " == *" postgresql "* && ! -e /etc/postgresql-common/createcluster.d/pgfleet.conf ]]; then
+    mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/pgfleet.conf
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

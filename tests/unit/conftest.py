@@ -46,3 +46,29 @@ def make_ca(cn: str = "Test CA", days: int = 3650):
         .sign(key, hashes.SHA256())
     )
     return key, cert
+
+
+def load_module(name: str):
+    """An Ansible module of library/ (library/<name>.py), imported as module `name`.
+
+    Ansible ships module_utils/ to the hosts as ansible.module_utils; here that name is
+    the installed pgfleet package, so the module imports the same files."""
+    import importlib
+    import importlib.util
+    import pkgutil
+
+    import pgfleet
+
+    sys.modules.setdefault("ansible.module_utils.pgfleet", pgfleet)
+    for info in pkgutil.iter_modules(pgfleet.__path__):
+        try:
+            part = importlib.import_module(f"pgfleet.{info.name}")
+        except ImportError:  # a piece that needs what this venv lacks; no module uses it here
+            continue
+        sys.modules.setdefault(f"ansible.module_utils.pgfleet.{info.name}", part)
+    path = Path(__file__).resolve().parents[2] / "library" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -146,12 +146,15 @@ Latest checkpoint's PrevTimeLineID:   2
 
 
 def test_parse_controldata(tool):
-    assert tool.parse_controldata(CONTROL) == {
-        "system_identifier": "7716049015442485127",
-        "timeline": 3,
-        "state": "in production",
-    }
-    assert tool.parse_controldata("garbage")["timeline"] is None
+    """The fields the check reads, from the shared parser (it has no parser of its own)."""
+    assert not hasattr(tool, "parse_controldata")
+    parsed = tool.controldata.parse(CONTROL)
+    assert (parsed["system_identifier"], parsed["timeline"], parsed["state"]) == (
+        "7716049015442485127",
+        3,
+        "in production",
+    )
+    assert tool.controldata.parse("garbage")["timeline"] is None
 
 
 @pytest.mark.parametrize(
@@ -165,7 +168,7 @@ def test_parse_controldata(tool):
     ],
 )
 def test_history_timeline(tool, names, expected):
-    assert tool.history_timeline(names) == expected
+    assert tool.lsn.history_timeline(names) == expected
 
 
 @pytest.mark.parametrize(
@@ -286,6 +289,8 @@ def test_resolve_and_connect_outcomes(tool):
         (["archive_mode = off\narchive_command = ''\n"], False),
         (["archive_mode = on\n"], True),
         (["archive_mode = 'always'\n"], True),
+        (["archive_mode = yes\n"], True),
+        (["archive_mode = ture\n"], False),
         (["x = 1\n", "archive_command = 'pgbackrest --stanza=main archive-push %p'\n"], True),
         (["#archive_mode = on\n"], False),
     ],

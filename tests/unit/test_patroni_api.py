@@ -6,25 +6,17 @@ a certificate that does not name the address asked is refused)."""
 from __future__ import annotations
 
 import base64
-import datetime as dt
-import http.server
-import ipaddress
 import json
 import socket
 import ssl
-import threading
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import load_script, make_ca
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from conftest import load_script
+from tls_server import https_server, make_pki
 
 TOOL = Path(__file__).resolve().parents[2] / "roles/patroni/files/patroni-api"
-NOW = dt.datetime.now(dt.UTC)
 USER, PASSWORD = "patroni", "rest-api-secret-123"
 
 
@@ -33,100 +25,16 @@ def tool():
     return load_script("patroni_api_tool", TOOL)
 
 
-_ca = make_ca
-
-
-def _leaf(ca_key, ca_cert, names):
-    key = ec.generate_private_key(ec.SECP256R1())
-    sans = [
-        x509.IPAddress(ipaddress.ip_address(n[3:])) if n.startswith("IP:") else x509.DNSName(n[4:])
-        for n in names
-    ]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "member")]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def _write(path, key, cert):
-    path.with_suffix(".key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    path.with_suffix(".crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return path.with_suffix(".crt"), path.with_suffix(".key")
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def _answer(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        self.server.seen.append(
-            {
-                "method": self.command,
-                "path": self.path,
-                "headers": dict(self.headers),
-                "body": self.rfile.read(length).decode() if length else None,
-            }
-        )
-        status, body = self.server.reply
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PATCH = _answer
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
-    d = tmp_path_factory.mktemp("pki")
-    ca_key, ca_cert = _ca("Project CA")
-    other_key, other_cert = _ca("Another CA")
-    (d / "ca.crt").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    return {
-        "ca": d / "ca.crt",
-        # The member's own certificate: it names the address the client asks.
-        "good": _write(d / "good", *_leaf(ca_key, ca_cert, ["DNS:pg1", "IP:127.0.0.1"])),
-        # Signed by the project CA, but for another member (another name and address).
-        "other_name": _write(
-            d / "other", *_leaf(ca_key, ca_cert, ["DNS:pg2", "DNS:elsewhere", "IP:127.0.0.2"])
-        ),
-        # The right names, from a CA the client does not trust.
-        "other_ca": _write(d / "foreign", *_leaf(other_key, other_cert, ["IP:127.0.0.1"])),
-    }
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture
 def server(pki, request):
     """A TLS server on 127.0.0.1 with the certificate named by the test's parameter."""
-    which = getattr(request, "param", "good")
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(*pki[which])
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    httpd.seen, httpd.reply = [], (200, '{"state": "running"}')
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    with https_server(pki[getattr(request, "param", "good")]) as httpd:
+        yield httpd
 
 
 def _config(tmp_path, pki, port):
@@ -243,10 +151,51 @@ def test_too_few_arguments_print_the_usage(tool, capsys):
     assert "patroni-api CONFIG GET PATH" in capsys.readouterr().err
 
 
-def test_the_tls_context_checks_the_name_and_the_ca(tool, pki):
-    """The context the tool connects with: the project CA, a certificate required, and
-    the name checked (the member's address, which its certificate names)."""
-    conf = {"restapi": {"cafile": str(pki["ca"]), "connect_address": "10.0.0.11:8008"}}
-    ctx = tool.tls_context(conf)
-    assert ctx.verify_mode == ssl.CERT_REQUIRED
-    assert ctx.check_hostname is True
+def test_the_tool_connects_with_the_shared_client_checking_the_name_and_the_ca(tool, pki):
+    """The client the tool builds from the member's configuration: the project CA, a
+    certificate required, the name checked (the member's address, which its certificate
+    names), and the credentials kept out of its repr."""
+    conf = {
+        "restapi": {
+            "cafile": str(pki["ca"]),
+            "connect_address": "10.0.0.11:8008",
+            "authentication": {"username": USER, "password": PASSWORD},
+        }
+    }
+    client = tool.patroni_rest.Client.from_config(conf)
+    assert client.context.verify_mode == ssl.CERT_REQUIRED
+    assert client.context.check_hostname is True
+    assert (client.host, client.port, client.server_name) == ("10.0.0.11", 8008, "10.0.0.11")
+    assert PASSWORD not in repr(client)
+
+
+def test_summary_prints_the_leader_and_the_members(tool, server, pki, tmp_path, capsys):
+    server.reply = (
+        200,
+        json.dumps(
+            {
+                "members": [
+                    {"name": "pg1", "role": "leader", "state": "running", "timeline": 3},
+                    {
+                        "name": "pg2",
+                        "role": "replica",
+                        "state": "streaming",
+                        "timeline": 3,
+                        "lag": 0,
+                    },
+                ],
+                "pause": True,
+            }
+        ),
+    )
+    conf = _config(tmp_path, pki, server.server_address[1])
+    assert tool.main(["patroni-api", conf, "summary"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["leader"] == "pg1" and out["paused"] is True and out["failsafe"] is None
+    assert out["members"]["pg2"] == {
+        "role": "replica",
+        "state": "streaming",
+        "timeline": 3,
+        "lag": 0,
+    }
+    assert [s["path"] for s in server.seen] == ["/cluster"]

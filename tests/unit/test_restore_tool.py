@@ -71,8 +71,12 @@ def test_target_settings_are_set_aside_not_the_rest(tool):
     assert all(line.startswith("# (removed") for line in out.splitlines()[1:])
 
 
-def test_lsn_int(tool):
-    assert tool.lsn_int("16/B374D848") == (0x16 << 32) | 0xB374D848
+def test_the_tool_uses_the_shared_lsn_helpers_not_its_own(tool):
+    from pgfleet import lsn
+
+    assert tool.lsn is lsn
+    own = {"lsn_int", "lsn_text", "segment_no", "segment_name", "_WAL_SEGMENT_BYTES"}
+    assert own.isdisjoint(vars(tool))
 
 
 # ------------------------------------------------------------------ holes in the WAL archive
@@ -118,9 +122,7 @@ def test_archived_segments_per_timeline(tool):
     assert tool.archived_segments(listing) == {1: {2: T + 120, 3: T + 180}, 2: {5: T + 600}}
 
 
-def test_segment_numbers_and_names(tool):
-    assert tool.segment_no("0000000200000001000000FF") == 0x1FF
-    assert tool.segment_name(2, 0x200) == "000000020000000200000000"
+def test_the_segment_a_timeline_began_in(tool):
     assert tool.history_start("") is None
     assert tool.history_start("1\t0/3000000\tx\n\n2\t1/50000A0\tbefore 2026-11-28\n") == 0x105
 

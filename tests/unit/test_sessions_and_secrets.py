@@ -57,9 +57,16 @@ def test_every_play_on_postgresql_hosts_sets_the_session_options(path):
 def test_the_host_tools_set_the_session_options_themselves():
     job = (ROOT / "roles/pgbackrest/templates/usr/local/sbin/pgbackrest-scheduled.j2").read_text()
     assert "export PGOPTIONS={{ postgresql_cluster.session_options | quote }}" in job
+    # The Python host tools take them from the one session helper, pgfleet.session.
+    from pgfleet import session
+
+    assert session.SESSION_OPTIONS.startswith(f"-c {SAFE}")
     restore = (ROOT / "roles/postgresql_restore/files/postgresql-restore").read_text()
-    assert f'SESSION_OPTIONS = "-c {SAFE}' in restore
+    assert "from pgfleet import lsn, session" in restore
+    assert "SESSION_OPTIONS = session.SESSION_OPTIONS" in restore
     assert 'os.environ["PGOPTIONS"] = SESSION_OPTIONS' in restore
+    fence = (ROOT / "roles/postgresql_server/files/postgresql-fence-check").read_text()
+    assert "PGOPTIONS = session.SESSION_OPTIONS" in fence
 
 
 # --------------------------------------------------------------------------- secrets
