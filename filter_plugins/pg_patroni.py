@@ -19,15 +19,13 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-_TRUE = {"on", "true", "yes", "1"}
-_FALSE = {"off", "false", "no", "0"}
+from pgfleet.boolean import is_bool, parse_bool
 
 
 def _same(want: Any, have: Any) -> bool:
     if isinstance(want, bool) or isinstance(have, bool):
-        w = str(want).lower()
-        h = str(have).lower()
-        return (w in _TRUE and h in _TRUE) or (w in _FALSE and h in _FALSE)
+        # on/true/yes/1 and off/false/no/0, as PostgreSQL and Patroni read them.
+        return is_bool(want) and is_bool(have) and parse_bool(want) == parse_bool(have)
     if want is None or have is None:
         return want is None and have is None
     return str(want).strip().lower() == str(have).strip().lower()
@@ -249,6 +247,27 @@ def pg_patroni_leader(members: Any, inventory: Any) -> dict[str, Any]:
     return {"leader": names[0], "problems": []}
 
 
+_NOT_MEMBER = "NOT AN INVENTORY MEMBER"
+
+
+def pg_patroni_history(rows: Any, inventory: Any) -> list[dict[str, Any]]:
+    """patronictl history rows ({TL, LSN, Reason, Timestamp, New Leader}) for a report.
+
+    A leader name read from etcd is not trusted (see pg_patroni_leader): one that is not an
+    inventory member is not repeated, it reads NOT AN INVENTORY MEMBER.
+    """
+    known = _inventory(inventory, "pg_patroni_history")
+    if isinstance(rows, str) or not isinstance(rows, Iterable):
+        raise AnsibleFilterError("pg_patroni_history: expected patronictl history rows")
+    out = []
+    for row in rows:
+        if not isinstance(row, Mapping):
+            raise AnsibleFilterError(f"pg_patroni_history: a row is not a mapping: {row!r}")
+        name = str(row.get("New Leader", ""))
+        out.append({**row, "New Leader": name if not name or name in known else _NOT_MEMBER})
+    return out
+
+
 def _network(value: str, where: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(value, strict=False)
@@ -367,6 +386,7 @@ class FilterModule:
             "patroni_config_diff": patroni_config_diff,
             "pg_patroni_status": pg_patroni_status,
             "pg_patroni_leader": pg_patroni_leader,
+            "pg_patroni_history": pg_patroni_history,
             "pg_haproxy_sources": pg_haproxy_sources,
             "pg_forensic_copy": pg_forensic_copy,
         }

@@ -78,6 +78,12 @@ BAD = [
     ),
     pytest.param(
         "failover.yml",
+        {"failover_from": "input-probe", "failover_force": 2},
+        ["failover_force must be true or false; got 2."],
+        id="failover-force-two",
+    ),
+    pytest.param(
+        "failover.yml",
         {"failover_from": ["input-probe"]},
         ["is not a host of the postgresql group"],
         id="failover-list",
@@ -157,6 +163,15 @@ BAD = [
         {"restore_side_drop": True},
         ["restore_side_drop=true needs restore_mode=side"],
         id="restore-drop-without-side",
+    ),
+    pytest.param(
+        "restore.yml",
+        {"restore_accept_loss": "ture", "restore_side_drop": ""},
+        [
+            "restore_side_drop must be true or false; got .",
+            "restore_accept_loss must be true or false; got ture.",
+        ],
+        id="restore-switches-not-bool",
     ),
     pytest.param(
         "restore.yml",

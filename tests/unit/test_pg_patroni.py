@@ -141,3 +141,29 @@ def test_agent_not_answering_is_a_problem():
 def test_watchdog_everywhere():
     r = pg_patroni_status(HEALTHY, CONFIG, ETCD, {"pg1": True, "pg2": True, "pg3": True})
     assert r["watchdog"].startswith("on every member")
+
+
+from pg_patroni import pg_patroni_history  # noqa: E402
+
+
+def test_history_leader_names_are_inventory_members_or_withheld():
+    rows = [
+        {"TL": 1, "LSN": 50331808, "Reason": "no recovery target specified", "New Leader": "pg2"},
+        {"TL": 2, "LSN": 67109024, "New Leader": "evil; rm -rf /"},
+        {"TL": 3, "New Leader": ""},
+        {"TL": 4, "New Leader": None},
+        {"TL": 5},
+    ]
+    assert pg_patroni_history(rows, ["pg1", "pg2", "pg3"]) == [
+        rows[0],
+        {"TL": 2, "LSN": 67109024, "New Leader": "NOT AN INVENTORY MEMBER"},
+        {"TL": 3, "New Leader": ""},
+        {"TL": 4, "New Leader": "NOT AN INVENTORY MEMBER"},
+        {"TL": 5, "New Leader": ""},
+    ]
+
+
+@pytest.mark.parametrize(("rows", "inventory"), [("x", ["pg1"]), ([1], ["pg1"]), ([], "pg1")])
+def test_history_bad_input(rows, inventory):
+    with pytest.raises(AnsibleFilterError):
+        pg_patroni_history(rows, inventory)
