@@ -1,0 +1,175 @@
+#!/usr/bin/python3
+"""Ansible module: promote the local standby, once it has replayed what it must."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: pg_promote
+short_description: Promote the local standby after it has replayed what it must
+description:
+  - Waits (with a deadline, like pg_wait) until the standby has replayed past O(after_lsn)
+    (a switchover's shutdown checkpoint of the old primary) or, with O(replay_all), everything
+    it received or could replay (a failover: the startup process waits for more WAL), then
+    promotes it (C(pg_promote(true, 60)), which returns once
+    the standby is a primary).
+  - Returns the position it had replayed, the time right after the promotion on this host,
+    the new timeline and its history file: one round trip for the write-unavailable step.
+  - Connects as the postgres user over the local socket (the project's session,
+    pgfleet.session).
+options:
+  after_lsn:
+    description: Promote only once the standby has replayed strictly past this position (X/Y).
+    type: str
+  replay_all:
+    description: Promote only once the standby has replayed everything it received.
+    type: bool
+    default: false
+  timeout:
+    description: Seconds to wait for the replay before giving up (nothing is promoted then).
+    type: float
+    default: 60
+  interval:
+    description: Seconds between two polls.
+    type: float
+    default: 0.1
+  port:
+    description: The server's port.
+    type: int
+    default: 5432
+author: pgfleet
+"""
+
+EXAMPLES = r"""
+- name: The target replayed the shutdown checkpoint, then is promoted
+  pg_promote:
+    after_lsn: "{{ checkpoint }}"
+    timeout: 10
+    interval: 0.05
+  register: promoted
+"""
+
+RETURN = r"""
+replayed:
+  description: The position replayed before the promotion.
+  returned: success
+  type: str
+t1:
+  description: This host's clock (epoch seconds) right after the promotion.
+  returned: success
+  type: float
+timeline:
+  description: The new timeline.
+  returned: success
+  type: int
+history:
+  description: The new timeline's history file.
+  returned: success
+  type: str
+waited:
+  description: Seconds waited for the replay.
+  returned: success
+  type: float
+"""
+
+import json
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.pgfleet.errors import InputError
+from ansible.module_utils.pgfleet.session import Session, SessionError
+from ansible.module_utils.pgfleet.waiting import condition, interpret, message, wait
+
+# Everything received is replayed, or the startup process waits for more WAL: after a
+# crash of the primary the standby may hold the start of a record that never completes
+# (the receive position stays past the replay position for good); the startup process then
+# waits for WAL with everything it can replay replayed.
+REPLAY_ALL = (
+    "SELECT pg_last_wal_replay_lsn()"
+    " >= coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())"
+    " OR coalesce(s.wait_event IN ('RecoveryWalStream', 'RecoveryRetrieveRetryInterval'), false),"
+    " format('replayed %s of %s received; startup process: %s', pg_last_wal_replay_lsn(),"
+    " pg_last_wal_receive_lsn(), coalesce(s.wait_event, 'busy'))"
+    " FROM (SELECT NULL) AS one"
+    " LEFT JOIN pg_stat_activity AS s ON s.backend_type = 'startup'"
+)
+# After the promotion, in the same session: the new timeline (from the current WAL file's
+# name) and its history file.
+AFTER = (
+    "SELECT json_build_object('timeline', tl, 'history',"
+    " pg_read_file('pg_wal/' || upper(lpad(to_hex(tl), 8, '0')) || '.history'))"
+    " FROM (SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int"
+    " AS tl) AS current"
+)
+
+
+def awaited(after_lsn: str | None, replay_all: bool) -> tuple[str, str] | None:
+    """(query, what) of the replay to wait for; None when nothing is awaited."""
+    if after_lsn and replay_all:
+        raise InputError("pg_promote: after_lsn and replay_all exclude each other")
+    if after_lsn:
+        return condition({"lsn": after_lsn, "past": True, "lsn_kind": "replay"})
+    if replay_all:
+        return REPLAY_ALL, "replay of everything received"
+    return None
+
+
+def promoted(answer: str, t1: float, replayed: str) -> dict:
+    """The module's result from the JSON read after the promotion."""
+    data = json.loads(answer)
+    return {
+        "t1": t1,
+        "replayed": replayed,
+        "timeline": int(data["timeline"]),
+        "history": data["history"],
+    }
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "after_lsn": {"type": "str"},
+            "replay_all": {"type": "bool", "default": False},
+            "timeout": {"type": "float", "default": 60},
+            "interval": {"type": "float", "default": 0.1},
+            "port": {"type": "int", "default": 5432},
+        },
+        mutually_exclusive=[("after_lsn", "replay_all")],
+    )
+    p = module.params
+    try:
+        todo = awaited(p["after_lsn"], p["replay_all"])
+    except InputError as exc:
+        module.fail_json(msg=str(exc))
+    session = Session(p["port"], "postgres", timeout=min(max(p["timeout"], 2), 15))
+    waited = 0.0
+    if todo:
+        query, what = todo
+
+        def probe() -> tuple[bool, str]:
+            try:
+                result = session.run(query, check=False)
+            except SessionError as exc:
+                return False, f"error: {exc}"
+            return interpret(result.returncode, result.rows, result.stderr)
+
+        result = wait(probe, p["timeout"], p["interval"])
+        if not result["met"]:
+            module.fail_json(msg=message(what, result, p["timeout"]) + "; not promoted", **result)
+        waited = result["elapsed"]
+    slow = Session(p["port"], "postgres", timeout=90)
+    asked = False
+    try:
+        replayed = slow.value("SELECT pg_last_wal_replay_lsn()")
+        asked = True
+        if slow.value("SELECT pg_promote(true, 60)") != "t":
+            module.fail_json(msg="pg_promote(true, 60) did not promote within 60 s", changed=True)
+        t1 = time.time()
+        out = promoted(slow.value(AFTER), t1, replayed)
+    except SessionError as exc:
+        module.fail_json(msg=str(exc), changed=asked)
+    module.exit_json(changed=True, waited=waited, **out)
+
+
+if __name__ == "__main__":
+    main()
