@@ -46,9 +46,11 @@ def _lines(result: Mapping[str, Any]) -> list[str]:
 
 def _node(result: Mapping[str, Any]) -> dict[str, Any]:
     node: dict[str, Any] = {"data": None, "pg_wal": None, "spool_bytes": None, "error": None}
-    if result.get("unreachable") or (result.get("failed") and "stdout" not in result):
+    if result.get("unreachable") or ("stdout" not in result and "filesystems" not in result):
         node["error"] = str(result.get("msg") or "unreachable").strip()
         return node
+    if isinstance(result.get("filesystems"), Sequence):  # from the pg_disk_facts module
+        return _node_facts(result, node)
     filesystems = []
     for line in _lines(result):
         fields = line.split()
@@ -77,6 +79,30 @@ def _node(result: Mapping[str, Any]) -> dict[str, Any]:
     return node
 
 
+def _node_facts(result: Mapping[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """The same figures from pg_disk_facts: filesystems (data, then pg_wal) and sizes."""
+    filesystems = [
+        {
+            "mount": str(fs["target"]),
+            "size_bytes": int(fs["size"]),
+            "avail_bytes": int(fs["avail"]),
+            "free_percent": round(int(fs["avail"]) * 100 / int(fs["size"]), 1)
+            if fs["size"]
+            else 0.0,
+        }
+        for fs in result["filesystems"]
+    ]
+    if len(filesystems) != 2:
+        node["error"] = (
+            f"expected the data directory's and pg_wal's filesystems, got {len(filesystems)}"
+        )
+        return node
+    sizes = [v for v in (result.get("sizes") or {}).values() if v is not None]
+    node["spool_bytes"] = int(sizes[0]) if sizes else None
+    node["data"], node["pg_wal"] = filesystems
+    return node
+
+
 def _fs(fs: Mapping[str, Any]) -> str:
     return (
         f"{fs['mount']} {fs['free_percent']} % free ({fs['avail_bytes'] / GIB:.1f} of "
@@ -87,8 +113,9 @@ def _fs(fs: Mapping[str, Any]) -> str:
 def pg_disk_status(results: Any, min_free_percent: Any) -> dict[str, Any]:
     """The free space of each node's data and pg_wal filesystems and its spool size.
 
-    results: the registered results of the df/du task looped over the nodes (each with
-    item, the node, and stdout: df -B1 --output=target,size,avail for the data directory
+    results: the registered results of the task looped over the nodes (each with item,
+    the node, and either pg_disk_facts' filesystems (the data directory, then pg_wal/) and
+    sizes (the spool), or stdout: df -B1 --output=target,size,avail for the data directory
     and pg_wal/, then du -s -B1 of the spool when it exists). Returns nodes {host: {data,
     pg_wal, spool_bytes, error}}, lines (one per node) and problems: a filesystem below
     min_free_percent, or a node whose figures could not be read. Skipped items are left out.

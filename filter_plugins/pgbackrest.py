@@ -527,7 +527,10 @@ def _json_value(value: Any, where: str) -> Any:
 
 
 def _jobs(jobs: Any) -> dict[str, str]:
-    """The 'last-<outcome>-<job> <epoch>' lines of the job state directory, as a mapping."""
+    """The 'last-<outcome>-<job> <epoch>' lines of the job state directory, as a mapping
+    (or pg_disk_facts' files: the same, file name to content)."""
+    if isinstance(jobs, Mapping) and isinstance(jobs.get("files"), Mapping):
+        return {str(k): str(v).strip() for k, v in jobs["files"].items()}
     if isinstance(jobs, Mapping):
         lines = jobs.get("stdout_lines")
         if lines is None:

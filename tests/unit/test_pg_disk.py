@@ -92,3 +92,51 @@ def test_the_threshold_must_be_a_percentage(value):
 def test_results_must_be_a_list():
     with pytest.raises(AnsibleFilterError, match="expected the results"):
         pg_disk_status({"results": []}, 15)
+
+
+def _facts(host, data, wal, spool=4096):
+    """What pg_disk_facts returns for one node: (target, size, avail) of data and pg_wal/."""
+    return {
+        "item": host,
+        "changed": False,
+        "filesystems": [
+            {"path": p, "target": t, "size": size, "avail": avail}
+            for p, (t, size, avail) in zip(["/d", "/d/pg_wal/"], [data, wal], strict=True)
+        ],
+        "sizes": {"/var/spool/pgbackrest": spool},
+    }
+
+
+def test_pg_disk_facts_results_read_as_df_output():
+    facts = [
+        _facts("pg1", ("/", 100 * GIB, 40 * GIB), ("/", 100 * GIB, 40 * GIB)),
+        _facts("pg2", ("/", 100 * GIB, 50 * GIB), ("/srv/pg wal", 20 * GIB, GIB), spool=None),
+    ]
+    df = [
+        _node("pg1", f"/ {100 * GIB} {40 * GIB}", f"/ {100 * GIB} {40 * GIB}"),
+        _node("pg2", f"/ {100 * GIB} {50 * GIB}", f"/srv/pg wal {20 * GIB} {GIB}", spool=None),
+    ]
+    assert pg_disk_status(facts, 15) == pg_disk_status(df, 15)
+    report = pg_disk_status(facts, 15)
+    assert report["nodes"]["pg1"]["spool_bytes"] == 4096
+    assert report["nodes"]["pg2"]["spool_bytes"] is None
+    assert (
+        len(report["problems"]) == 1
+        and "pg2: the pg_wal filesystem /srv/pg wal" in report["problems"][0]
+    )
+
+
+def test_pg_disk_facts_failure_or_missing_filesystem_is_a_problem():
+    failed = {
+        "item": "pg1",
+        "failed": False,
+        "msg": "filesystems: [Errno 2] No such file or directory: '/d'",
+    }
+    one = _facts("pg2", ("/", 100 * GIB, 40 * GIB), ("/", 100 * GIB, 40 * GIB))
+    one["filesystems"] = one["filesystems"][:1]
+    report = pg_disk_status([failed, one], 15)
+    assert (
+        report["nodes"]["pg1"]["error"] == "filesystems: [Errno 2] No such file or directory: '/d'"
+    )
+    assert "got 1" in report["nodes"]["pg2"]["error"]
+    assert len(report["problems"]) == 2

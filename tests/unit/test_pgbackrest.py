@@ -785,6 +785,22 @@ def test_report_jobs_forms():
     }
 
 
+def test_report_jobs_from_pg_disk_facts():
+    # pg_disk_facts' files: file name to content, an attempt's detail kept whole
+    facts = {
+        "changed": False,
+        "files": {
+            "last-success-diff": "1799976000\n",
+            "last-attempt-full": "1799000000 failed store down",
+        },
+    }
+    assert _report(jobs=facts)["jobs"] == {
+        "last-success-diff": "1799976000",
+        "last-attempt-full": "1799000000 failed store down",
+    }
+    assert _report(jobs={"changed": False, "files": {}})["jobs"] == {}
+
+
 def test_report_extensions_as_text():
     archiver = json.loads(json.dumps(ARCHIVER_RESULT))
     archiver["query_result"][0]["extensions"] = '{"vector": "0.8.3"}'
