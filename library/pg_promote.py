@@ -78,7 +78,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.pgfleet.errors import InputError
 from ansible.module_utils.pgfleet.session import Session, SessionError
-from ansible.module_utils.pgfleet.waiting import condition, interpret, message, wait
+from ansible.module_utils.pgfleet.waiting import condition, message, query_probe, wait
 
 # Everything received is replayed, or the startup process waits for more WAL: after a
 # crash of the primary the standby may hold the start of a record that never completes
@@ -146,13 +146,7 @@ def main() -> None:
     if todo:
         query, what = todo
 
-        def probe() -> tuple[bool, str]:
-            try:
-                result = session.run(query, check=False)
-            except SessionError as exc:
-                return False, f"error: {exc}"
-            return interpret(result.returncode, result.rows, result.stderr)
-
+        probe = query_probe(session, query)
         result = wait(probe, p["timeout"], p["interval"])
         if not result["met"]:
             module.fail_json(msg=message(what, result, p["timeout"]) + "; not promoted", **result)

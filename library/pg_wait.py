@@ -116,8 +116,8 @@ polls:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.pgfleet.errors import InputError
-from ansible.module_utils.pgfleet.session import Session, SessionError
-from ansible.module_utils.pgfleet.waiting import condition, interpret, message, wait
+from ansible.module_utils.pgfleet.session import Session
+from ansible.module_utils.pgfleet.waiting import condition, message, query_probe, wait
 
 
 def main() -> None:
@@ -148,13 +148,7 @@ def main() -> None:
     # Each poll is bounded too: a server that hangs is seen as an error, then polled again.
     session = Session(params["port"], params["db"], timeout=min(max(params["timeout"], 2), 15))
 
-    def probe() -> tuple[bool, str]:
-        try:
-            result = session.run(query, check=False)
-        except SessionError as exc:
-            return False, f"error: {exc}"
-        return interpret(result.returncode, result.rows, result.stderr)
-
+    probe = query_probe(session, query)
     result = wait(probe, params["timeout"], params["interval"], once=module.check_mode)
     if not result["met"]:
         result["msg"] = message(what, result, params["timeout"])

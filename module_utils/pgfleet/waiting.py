@@ -10,6 +10,7 @@ from collections.abc import Callable
 from .errors import InputError
 from .lsn import lsn_int, lsn_text
 from .quoting import quote_literal
+from .session import Session, SessionError
 
 
 def condition(params: dict) -> tuple[str, str]:
@@ -64,6 +65,20 @@ def interpret(rc: int, rows: list[list[str]], err: str) -> tuple[bool, str]:
         return False, "no row"
     value = rows[0][0]
     return value == "t", (rows[0][1] if len(rows[0]) > 1 else "") or value or "null"
+
+
+def query_probe(session: Session, query: str) -> Callable[[], tuple[bool, str]]:
+    """A probe for ``wait``: one run of query; an error (a server that hangs included) is
+    seen, not raised, and polled again."""
+
+    def probe() -> tuple[bool, str]:
+        try:
+            result = session.run(query, check=False)
+        except SessionError as exc:
+            return False, f"error: {exc}"
+        return interpret(result.returncode, result.rows, result.stderr)
+
+    return probe
 
 
 def wait(

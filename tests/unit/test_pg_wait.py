@@ -4,6 +4,8 @@ with its deadline and its last-seen message (a fake clock, no server)."""
 import pytest
 from conftest import load_module
 
+from pgfleet import waiting
+
 
 @pytest.fixture(scope="module")
 def mod():
@@ -78,7 +80,7 @@ def test_exactly_one_condition(mod, params):
     ],
 )
 def test_interpret(mod, rc, out, err, expected):
-    assert mod.interpret(rc, out, err) == expected
+    assert waiting.interpret(rc, out, err) == expected
 
 
 class Clock:
