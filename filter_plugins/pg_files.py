@@ -7,6 +7,7 @@ host therefore costs one round trip instead of one module run per file.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -47,6 +48,51 @@ def stale_files(
     return stale
 
 
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def sha1_manifest(contents: Mapping[str, str]) -> str:
+    """The names and sums of a directory's files in sha1sum's format ('<sha1>  <name>').
+
+    Installed beside the files, it changes whenever a file is added, removed or edited,
+    so the probe of that one file tells whether the host's copy of the set is current;
+    `sha1sum -c` in the directory checks the files against it.
+    """
+    return "".join(f"{_sha1(contents[name])}  {name}\n" for name in sorted(contents))
+
+
+def stale_tree(
+    contents: Mapping[str, str],
+    directory: str,
+    probed: Mapping[str, str],
+    owner: str = "root",
+    group: str | None = None,
+    mode: str = "0644",
+) -> list[str]:
+    """The names of contents (file name -> text) whose file in directory the probe
+    reported in another state than the one written, or not at all; sorted."""
+    if not isinstance(contents, Mapping):
+        raise AnsibleFilterError("stale_tree: the contents must map file names to text")
+    if not isinstance(probed, Mapping):
+        raise AnsibleFilterError("stale_tree: the probe result must be a mapping of paths")
+    files = [
+        {
+            "dest": f"{directory.rstrip('/')}/{name}",
+            "owner": owner,
+            "group": group or owner,
+            "mode": mode,
+        }
+        for name in sorted(contents)
+    ]
+    sha1s = [_sha1(contents[name]) for name in sorted(contents)]
+    return [entry["dest"].rsplit("/", 1)[1] for entry in stale_files(files, probed, sha1s)]
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"stale_files": stale_files}
+        return {
+            "stale_files": stale_files,
+            "stale_tree": stale_tree,
+            "sha1_manifest": sha1_manifest,
+        }

@@ -39,6 +39,15 @@ options:
     description: Ask the running server (and Patroni, when its agent runs).
     type: bool
     default: true
+  host_facts:
+    description:
+      - Also set the host facts the roles size PostgreSQL and pgBackRest from, with the
+        names and values of the setup module (C(memtotal_mb), C(processor_vcpus), and
+        C(mounts) with C(mount), C(size_total) and C(size_available) for the mount points
+        that hold the data directory), so a play that runs this probe needs no fact
+        gathering.
+    type: bool
+    default: false
   publish:
     description:
       - Set the fact C(postgresql_node). False returns the result as C(node) only (a
@@ -68,8 +77,10 @@ node:
   returned: always
   type: dict
 ansible_facts:
-  description: C(postgresql_node) (when publish).
-  returned: when publish
+  description: >-
+    C(postgresql_node) (when publish); C(memtotal_mb), C(processor_vcpus) and C(mounts)
+    (when host_facts).
+  returned: when publish or host_facts
   type: dict
   contains:
     postgresql_node:
@@ -353,6 +364,49 @@ REQUIRED_KEYS = (
 )
 
 
+def memtotal_mb(meminfo: str) -> int | None:
+    """MemTotal of /proc/meminfo in MiB, as the setup module reports memtotal_mb."""
+    for line in meminfo.splitlines():
+        name, _, rest = line.partition(":")
+        if name == "MemTotal":
+            fields = rest.split()
+            if fields and fields[0].isdigit():
+                return int(fields[0]) // 1024
+    return None
+
+
+def mount_candidates(data_dir: str) -> list[str]:
+    """The directories whose file system may hold data_dir: /, each parent, data_dir."""
+    parts = [p for p in data_dir.split("/") if p]
+    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def host_facts(
+    meminfo: str,
+    cpus: int | None,
+    data_dir: str,
+    is_mount: Callable[[str], bool],
+    statvfs: Callable[[str], Any],
+) -> dict[str, Any]:
+    """memtotal_mb, processor_vcpus and the mounts on data_dir's path (setup's names)."""
+    mounts = []
+    for path in mount_candidates(data_dir):
+        if path != "/" and not is_mount(path):
+            continue
+        try:
+            st = statvfs(path)
+        except OSError:
+            continue
+        mounts.append(
+            {
+                "mount": path,
+                "size_total": st.f_frsize * st.f_blocks,
+                "size_available": st.f_frsize * st.f_bavail,
+            }
+        )
+    return {"memtotal_mb": memtotal_mb(meminfo), "processor_vcpus": cpus or 1, "mounts": mounts}
+
+
 def missing_keys(cluster: Mapping[str, Any]) -> list[str]:
     return [k for k in REQUIRED_KEYS if cluster.get(k) in (None, "")]
 
@@ -377,6 +431,7 @@ def main() -> None:
             "files": {"type": "list", "elements": "str", "default": []},
             "query": {"type": "bool", "default": True},
             "publish": {"type": "bool", "default": True},
+            "host_facts": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -415,7 +470,17 @@ def main() -> None:
         patroni=patroni,
         watchdog=is_char_device("/dev/watchdog"),
     )
-    facts = {"postgresql_node": node} if module.params["publish"] else {}
+    facts: dict[str, Any] = {"postgresql_node": node} if module.params["publish"] else {}
+    if module.params["host_facts"]:
+        facts.update(
+            host_facts(
+                read_text("/proc/meminfo"),
+                os.cpu_count(),
+                cluster["data_dir"],
+                os.path.ismount,
+                os.statvfs,
+            )
+        )
     module.exit_json(changed=False, node=node, ansible_facts=facts)
 
 

@@ -1,9 +1,11 @@
 """stale_files: only files whose content, owner, group or mode differ are rewritten."""
 
+import hashlib
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from pg_files import FilterModule, file_state, stale_files
+from pg_files import FilterModule, file_state, sha1_manifest, stale_files, stale_tree
 
 FILES = [
     {"dest": "/etc/a.conf", "owner": "postgres", "mode": "0640"},
@@ -54,6 +56,59 @@ def test_mismatched_lengths():
         stale_files(FILES, {}, SHAS[:1])
 
 
-def test_only_stale_files_is_exported():
+def test_only_the_filters_are_exported():
     # file_state is the probe's notation, used by stale_files; no playbook needs it.
-    assert list(FilterModule().filters()) == ["stale_files"]
+    assert sorted(FilterModule().filters()) == ["sha1_manifest", "stale_files", "stale_tree"]
+
+
+def sha1(text):
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+A, B = "A = 1\n", "B = 2\n"
+TREE = {"b.py": B, "a.py": A}
+
+
+def test_sha1_manifest_is_sha1sum_format_sorted_by_name():
+    assert sha1_manifest(TREE) == f"{sha1(A)}  a.py\n{sha1(B)}  b.py\n"
+
+
+def test_sha1_manifest_changes_when_a_file_is_removed_added_or_edited():
+    base = sha1_manifest(TREE)
+    assert sha1_manifest({"a.py": TREE["a.py"]}) != base
+    assert sha1_manifest({**TREE, "c.py": ""}) != base
+    assert sha1_manifest({**TREE, "a.py": "A = 3\n"}) != base
+
+
+def test_stale_tree_none_when_every_file_matches():
+    probed = {f"/d/{n}": f"{sha1(t)} root:root:644" for n, t in TREE.items()}
+    assert stale_tree(TREE, "/d/", probed) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "stale"),
+    [
+        ({"/d/a.py": "-"}, ["a.py"]),
+        ({"/d/b.py": f"{sha1('old')} root:root:644"}, ["b.py"]),
+        ({"/d/a.py": f"{sha1(A)} root:root:664"}, ["a.py"]),
+        ({"/d/a.py": f"{sha1(A)} root:staff:644"}, ["a.py"]),
+    ],
+)
+def test_stale_tree_names_each_differing_file(change, stale):
+    probed = {f"/d/{n}": f"{sha1(t)} root:root:644" for n, t in TREE.items()} | change
+    assert stale_tree(TREE, "/d", probed) == stale
+
+
+def test_stale_tree_unprobed_files_are_stale():
+    assert stale_tree(TREE, "/d", {}) == ["a.py", "b.py"]
+
+
+def test_stale_tree_owner_group_mode():
+    probed = {f"/d/{n}": f"{sha1(t)} postgres:adm:600" for n, t in TREE.items()}
+    assert stale_tree(TREE, "/d", probed, owner="postgres", group="adm", mode="0600") == []
+
+
+@pytest.mark.parametrize(("contents", "probed"), [(["a.py"], {}), (TREE, ["/d/a.py"])])
+def test_stale_tree_bad_arguments(contents, probed):
+    with pytest.raises(AnsibleFilterError, match="stale_tree"):
+        stale_tree(contents, "/d", probed)

@@ -338,3 +338,68 @@ def test_no_char_device_is_no_watchdog(mod, tmp_path):
     assert mod.is_char_device(str(tmp_path / "nothing")) is False
     if os.path.exists("/dev/null"):
         assert mod.is_char_device("/dev/null") is True
+
+
+MEMINFO = "MemTotal:       24576000 kB\nMemFree:        1000 kB\n"
+
+
+def test_memtotal_in_mib_as_setup_reports_it(mod):
+    assert mod.memtotal_mb(MEMINFO) == 24000
+    assert mod.memtotal_mb("MemFree: 1 kB\n") is None
+    assert mod.memtotal_mb("") is None
+
+
+def test_mount_candidates_are_root_and_each_parent(mod):
+    assert mod.mount_candidates("/var/lib/postgresql/17/main") == [
+        "/",
+        "/var",
+        "/var/lib",
+        "/var/lib/postgresql",
+        "/var/lib/postgresql/17",
+        "/var/lib/postgresql/17/main",
+    ]
+
+
+class _Vfs:
+    def __init__(self, blocks, avail):
+        self.f_frsize, self.f_blocks, self.f_bavail = 4096, blocks, avail
+
+
+def test_host_facts_names_and_mounts_on_the_data_path(mod):
+    mounted = {"/", "/var/lib/postgresql"}
+
+    def statvfs(path):
+        if path == "/var/lib/postgresql":
+            return _Vfs(1000, 250)
+        if path == "/":
+            return _Vfs(10, 5)
+        raise AssertionError(f"statvfs of {path}, which is not a mount point")
+
+    facts = mod.host_facts(
+        MEMINFO, 4, "/var/lib/postgresql/17/main", lambda p: p in mounted, statvfs
+    )
+    assert facts == {
+        "memtotal_mb": 24000,
+        "processor_vcpus": 4,
+        "mounts": [
+            {"mount": "/", "size_total": 40960, "size_available": 20480},
+            {"mount": "/var/lib/postgresql", "size_total": 4096000, "size_available": 1024000},
+        ],
+    }
+
+
+def test_host_facts_unknown_cpus_count_one_and_unreadable_mounts_are_left_out(mod):
+    def statvfs(path):
+        raise OSError("gone")
+
+    facts = mod.host_facts(MEMINFO, None, "/data", lambda p: True, statvfs)
+    assert facts["processor_vcpus"] == 1
+    assert facts["mounts"] == []
+
+
+def test_host_facts_of_this_machine_match_the_setup_module_names(mod):
+    with open("/proc/meminfo") as fh:
+        facts = mod.host_facts(fh.read(), os.cpu_count(), "/tmp", os.path.ismount, os.statvfs)
+    assert facts["memtotal_mb"] > 0
+    assert facts["mounts"][0]["mount"] == "/"
+    assert facts["mounts"][0]["size_total"] > 0
