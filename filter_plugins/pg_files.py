@@ -89,10 +89,21 @@ def stale_tree(
     return [entry["dest"].rsplit("/", 1)[1] for entry in stale_files(files, probed, sha1s)]
 
 
+def missing_packages(packages: Sequence[str], probed: Mapping[str, Any]) -> list[str]:
+    """The packages of packages the probe did not report installed (name -> installed), in
+    their order; a package the probe was not asked about counts as missing."""
+    if not isinstance(probed, Mapping):
+        raise AnsibleFilterError(
+            "missing_packages: the probe result must map packages to installed"
+        )
+    return [name for name in packages if not probed.get(name)]
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "stale_files": stale_files,
             "stale_tree": stale_tree,
             "sha1_manifest": sha1_manifest,
+            "missing_packages": missing_packages,
         }

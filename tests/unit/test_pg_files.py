@@ -5,7 +5,14 @@ import hashlib
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from pg_files import FilterModule, file_state, sha1_manifest, stale_files, stale_tree
+from pg_files import (
+    FilterModule,
+    file_state,
+    missing_packages,
+    sha1_manifest,
+    stale_files,
+    stale_tree,
+)
 
 FILES = [
     {"dest": "/etc/a.conf", "owner": "postgres", "mode": "0640"},
@@ -58,7 +65,12 @@ def test_mismatched_lengths():
 
 def test_only_the_filters_are_exported():
     # file_state is the probe's notation, used by stale_files; no playbook needs it.
-    assert sorted(FilterModule().filters()) == ["sha1_manifest", "stale_files", "stale_tree"]
+    assert sorted(FilterModule().filters()) == [
+        "missing_packages",
+        "sha1_manifest",
+        "stale_files",
+        "stale_tree",
+    ]
 
 
 def sha1(text):
@@ -112,3 +124,18 @@ def test_stale_tree_owner_group_mode():
 def test_stale_tree_bad_arguments(contents, probed):
     with pytest.raises(AnsibleFilterError, match="stale_tree"):
         stale_tree(contents, "/d", probed)
+
+
+def test_missing_packages_are_the_uninstalled_and_the_unprobed_in_order():
+    probed = {"patroni": True, "haproxy": False}
+    assert missing_packages(["patroni", "haproxy", "etcd-client"], probed) == [
+        "haproxy",
+        "etcd-client",
+    ]
+    assert missing_packages(["patroni"], probed) == []
+    assert missing_packages(["patroni"], {}) == ["patroni"]
+
+
+def test_missing_packages_bad_probe():
+    with pytest.raises(AnsibleFilterError, match="missing_packages"):
+        missing_packages(["patroni"], ["patroni"])
