@@ -276,6 +276,11 @@ BAD = [
         id="lock-wait-negative",
     ),
     pytest.param(
+        {"pgbackrest_io_timeout": 0},
+        ["pgbackrest_io_timeout must be a whole number of seconds from 1 to 3600", "got 0"],
+        id="io-timeout-zero",
+    ),
+    pytest.param(
         {"postgresql_restore_drill_schedule": "0 4 * *"},
         ["postgresql_restore_drill_schedule: ", "expected five cron fields"],
         id="drill-schedule-four-fields",
