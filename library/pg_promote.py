@@ -11,8 +11,9 @@ description:
   - Waits (with a deadline, like pg_wait) until the standby has replayed past O(after_lsn)
     (a switchover's shutdown checkpoint of the old primary) or, with O(replay_all), everything
     it received or could replay (a failover: the startup process waits for more WAL), then
-    promotes it (C(pg_promote(true, 60)), which returns once
-    the standby is a primary).
+    promotes it: one psql script reads the replayed position, asks for the promotion
+    (C(pg_promote(false))) and waits in the server, in 10 ms steps for up to 60 s, until
+    the standby is a primary (C(pg_promote(true)) looks only every 100 ms).
   - Returns the position it had replayed, the time right after the promotion on this host,
     the new timeline and its history file: one round trip for the write-unavailable step.
   - Connects as the postgres user over the local socket (the project's session,
@@ -103,6 +104,33 @@ AFTER = (
 )
 
 
+# The promotion in one session: the position replayed, the request, then a wait in the
+# server, in 10 ms steps for up to 60 s, until recovery has ended. Rows: [replayed, asked],
+# then [promoted].
+PROMOTE = """\
+SELECT pg_last_wal_replay_lsn(), pg_promote(false);
+DO $$BEGIN
+  FOR i IN 1..6000 LOOP
+    EXIT WHEN NOT pg_is_in_recovery();
+    PERFORM pg_sleep(0.01);
+  END LOOP;
+END$$;
+SELECT NOT pg_is_in_recovery();
+"""
+
+
+def promotion(rows: list[list[str]]) -> tuple[str, str]:
+    """(replayed, '') from the promotion script's rows, or ('', why it failed)."""
+    if len(rows) < 2 or len(rows[0]) < 2 or not rows[-1]:
+        return "", f"unexpected answer {rows!r}"
+    replayed, asked = rows[0][0], rows[0][1]
+    if asked != "t":
+        return replayed, "pg_promote(false) could not signal the startup process"
+    if rows[-1][0] != "t":
+        return replayed, "the standby was still in recovery 60 s after pg_promote"
+    return replayed, ""
+
+
 def awaited(after_lsn: str | None, replay_all: bool) -> tuple[str, str] | None:
     """(query, what) of the replay to wait for; None when nothing is awaited."""
     if after_lsn and replay_all:
@@ -154,11 +182,11 @@ def main() -> None:
     slow = Session(p["port"], "postgres", timeout=90)
     asked = False
     try:
-        replayed = slow.value("SELECT pg_last_wal_replay_lsn()")
         asked = True
-        if slow.value("SELECT pg_promote(true, 60)") != "t":
-            module.fail_json(msg="pg_promote(true, 60) did not promote within 60 s", changed=True)
+        replayed, why = promotion(slow.script(PROMOTE).rows)
         t1 = time.time()
+        if why:
+            module.fail_json(msg=f"not promoted: {why}", changed=True, replayed=replayed)
         out = promoted(slow.value(AFTER), t1, replayed)
     except SessionError as exc:
         module.fail_json(msg=str(exc), changed=asked)

@@ -49,3 +49,62 @@ def test_the_marker_says_why_and_when(mod):
 def test_only_a_clean_primary_shutdown_lets_a_switchover_go_on(mod, control, why):
     got = mod.stopped_cleanly(control)
     assert (got == "") if why == "" else (why in got)
+
+
+@pytest.mark.parametrize(
+    ("show", "pid"),
+    [
+        ("1234\n", 1234),
+        ("MainPID=987\n", 987),
+        ("0\n", 0),
+        ("", 0),
+        ("MainPID=\n", 0),
+        ("[not set]", 0),
+    ],
+)
+def test_the_main_pid_is_read_from_systemd(mod, show, pid):
+    assert mod.main_pid(show) == pid
+
+
+def _stat(tmp_path, pid, state):
+    d = tmp_path / str(pid)
+    d.mkdir()
+    # The command name may hold spaces and parentheses: the state follows the last ')'.
+    (d / "stat").write_text(f"{pid} (postgres: (x) y) {state} 1 {pid} {pid} 0 -1\n")
+
+
+def test_a_running_process_is_alive_an_exited_or_unreaped_one_is_not(mod, tmp_path):
+    _stat(tmp_path, 10, "S")
+    _stat(tmp_path, 11, "Z")
+    _stat(tmp_path, 12, "R")
+    assert mod.process_alive(10, proc=str(tmp_path))
+    assert mod.process_alive(12, proc=str(tmp_path))
+    assert not mod.process_alive(11, proc=str(tmp_path))  # a zombie has exited
+    assert not mod.process_alive(13, proc=str(tmp_path))  # no entry at all
+
+
+def test_the_wait_ends_when_the_postmaster_is_gone(mod):
+    clock = [0.0]
+    looks = iter([True, True, True, False])
+    sleeps = []
+
+    def sleep(s):
+        sleeps.append(s)
+        clock[0] += s
+
+    assert mod.wait_gone(
+        7, 5, 0.01, alive=lambda pid: next(looks), clock=lambda: clock[0], sleep=sleep
+    )
+    assert sleeps == [0.01, 0.01, 0.01]
+
+
+def test_the_wait_gives_up_after_its_timeout_while_the_postmaster_runs(mod):
+    clock = [0.0]
+
+    def sleep(s):
+        clock[0] += s
+
+    assert not mod.wait_gone(
+        7, 1.0, 0.25, alive=lambda pid: True, clock=lambda: clock[0], sleep=sleep
+    )
+    assert clock[0] == pytest.approx(1.0)

@@ -60,3 +60,23 @@ def test_the_result_after_the_promotion(mod):
 
 def test_the_history_file_name_is_upper_case_hex(mod):
     assert "upper(lpad(to_hex(tl), 8, '0'))" in mod.AFTER
+
+
+def test_the_promotion_script_reads_the_position_asks_and_waits_in_the_server(mod):
+    assert mod.promotion([["0/6000028", "t"], ["t"]]) == ("0/6000028", "")
+    # The request is sent without waiting; the wait is the server's own loop, 10 ms steps.
+    assert "pg_promote(false)" in mod.PROMOTE and "pg_sleep(0.01)" in mod.PROMOTE
+    assert mod.PROMOTE.index("pg_last_wal_replay_lsn()") < mod.PROMOTE.index("pg_promote(false)")
+
+
+@pytest.mark.parametrize(
+    ("rows", "why"),
+    [
+        ([["0/6000028", "f"], ["f"]], "could not signal"),
+        ([["0/6000028", "t"], ["f"]], "still in recovery"),
+        ([["0/6000028", "t"]], "unexpected answer"),
+        ([], "unexpected answer"),
+    ],
+)
+def test_a_promotion_that_did_not_happen_says_why(mod, rows, why):
+    assert why in mod.promotion(rows)[1]
