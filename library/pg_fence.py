@@ -24,11 +24,6 @@ description:
     running is stopped with C(systemctl stop), as before.
   - V(standby) is the last step of a rejoin: C(standby.signal) in the data directory, the
     fence markers removed, the unit unmasked, pgBackRest started again, the unit started.
-    The module returns once the server answers (C(postmaster.pid), written by this start,
-    says C(ready) or C(standby)), while C(systemctl start) may still wait: Debian's
-    C(pg_ctlcluster start) then probes the socket in 0.5 s steps, three times in a row,
-    about 2 s after the server is up. A start that fails, or that the fence check refuses,
-    fails the module with the unit's last journal lines.
   - One round trip for what the node must do in order; each step's command is in
     RV(commands).
 options:
@@ -77,12 +72,6 @@ options:
     description: Seconds between two looks at the postmaster while V(demoted) waits.
     type: float
     default: 0.01
-  start_timeout:
-    description: >-
-      Seconds V(standby) waits for the server to take connections (crash recovery or the
-      replay to a consistent state may come first).
-    type: float
-    default: 600
 author: pgfleet
 """
 
@@ -123,7 +112,6 @@ checkpoint:
 import datetime as dt
 import os
 import pwd
-import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -146,47 +134,11 @@ def fence_steps(service: str, stanza: str) -> list[tuple[list[str], bool]]:
 
 
 def standby_steps(service: str, stanza: str) -> list[tuple[list[str], bool]]:
-    """(argv, must succeed) before the start (which wait_up watches)."""
     return [
         (["systemctl", "unmask", service], True),
         (pgbackrest(stanza, "start"), True),
+        (["systemctl", "start", service], True),
     ]
-
-
-UP = ("ready", "standby")  # postmaster.pid's status once the server takes connections
-
-
-def pidfile_state(text: str) -> tuple[int, str]:
-    """(PID, status) from postmaster.pid: line 1 and line 8 ('' when not written yet)."""
-    lines = text.splitlines()
-    pid = int(lines[0]) if lines and lines[0].strip().isdigit() else 0
-    return pid, (lines[7].strip() if len(lines) >= 8 else "")
-
-
-def wait_up(read_pidfile, started, alive, timeout: float, interval: float,
-            clock=time.monotonic, sleep=time.sleep) -> str:  # fmt: skip
-    """'' once postmaster.pid (from this start: read_pidfile returns (0, '') for an older
-    one) names a live server that takes connections; else why not. started(): None while
-    systemctl start runs, then its exit code."""
-    end = clock() + timeout
-    while True:
-        pid, status = read_pidfile()
-        if pid and status in UP and alive(pid):
-            return ""
-        rc = started()
-        if rc is not None:
-            pid, status = read_pidfile()
-            if rc == 0 and pid and status in UP and alive(pid):
-                return ""
-            if rc != 0:
-                return f"systemctl start failed (exit {rc})"
-            return (
-                "systemctl start returned, but the server does not run "
-                "(the fence check refused it?)"
-            )
-        if clock() >= end:
-            return f"the server did not take connections within {timeout:g} s"
-        sleep(interval)
 
 
 def marker(reason: str, now: dt.datetime) -> str:
@@ -256,7 +208,6 @@ def main() -> None:
             "reason": {"type": "str", "default": "fenced"},
             "stop_timeout": {"type": "float", "default": 600},
             "stop_interval": {"type": "float", "default": 0.01},
-            "start_timeout": {"type": "float", "default": 600},
         },
         required_if=[
             ("state", "standby", ["data_dir"]),
@@ -317,34 +268,7 @@ def main() -> None:
                 os.unlink(path)
         for argv, must in standby_steps(p["service"], p["stanza"]):
             run(argv, must)
-        why = start_and_wait(p["service"], p["data_dir"], p["start_timeout"], done)
-        if why:
-            rc, out, err = module.run_command(
-                ["journalctl", "-u", p["service"], "-n", "15", "--no-pager", "-o", "cat"]
-            )
-            module.fail_json(msg=f"{p['service']}: {why}", commands=done, journal=out)
     module.exit_json(changed=True, commands=done)
-
-
-def start_and_wait(service: str, data_dir: str, timeout: float, done: list) -> str:
-    """systemctl start, watched until the server takes connections (see wait_up)."""
-    pidfile = os.path.join(data_dir, "postmaster.pid")
-    since = time.time() - 1  # a postmaster.pid written before this start is not this start's
-
-    def read_pidfile() -> tuple[int, str]:
-        try:
-            if os.stat(pidfile).st_mtime < since:
-                return 0, ""
-            with open(pidfile) as fh:
-                return pidfile_state(fh.read())
-        except FileNotFoundError:
-            return 0, ""
-
-    argv = ["systemctl", "start", service]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    why = wait_up(read_pidfile, proc.poll, process_alive, timeout, 0.05)
-    done.append({"argv": argv, "rc": proc.poll(), "up": not why})
-    return why
 
 
 if __name__ == "__main__":

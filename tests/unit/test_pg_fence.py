@@ -24,11 +24,10 @@ def test_a_fence_stops_masks_and_stops_pgbackrest(mod):
     assert not any(must for _, must in steps)
 
 
-def test_a_release_unmasks_and_starts_pgbackrest_before_postgresql_is_started(mod):
-    # PostgreSQL's own start follows these steps, watched by wait_up.
+def test_a_release_unmasks_starts_pgbackrest_then_postgresql(mod):
     steps = mod.standby_steps("postgresql@17-main", "main")
-    assert [argv[-1] for argv, _ in steps] == ["postgresql@17-main", "start"]
-    assert steps[0][0][1] == "unmask" and "pgbackrest" in steps[1][0]
+    assert [argv[-1] for argv, _ in steps] == ["postgresql@17-main", "start", "postgresql@17-main"]
+    assert steps[0][0][1] == "unmask" and steps[2][0][1] == "start"
     assert all(must for _, must in steps)
 
 
@@ -109,66 +108,3 @@ def test_the_wait_gives_up_after_its_timeout_while_the_postmaster_runs(mod):
         7, 1.0, 0.25, alive=lambda pid: True, clock=lambda: clock[0], sleep=sleep
     )
     assert clock[0] == pytest.approx(1.0)
-
-
-def test_postmaster_pid_gives_the_pid_and_the_status(mod):
-    text = (
-        "4142\n/var/lib/postgresql/17/main\n1796571315\n5432\n/run/postgresql\n*\n 1 2\nstandby \n"
-    )
-    assert mod.pidfile_state(text) == (4142, "standby")
-    assert mod.pidfile_state("4142\n/data\n") == (4142, "")  # still being written
-    assert mod.pidfile_state("") == (0, "")
-
-
-def _watch(pidfiles, results):
-    """wait_up over scripted looks: each look at postmaster.pid and at systemctl."""
-    clock = [0.0]
-    files, codes = iter(pidfiles), iter(results)
-    last = {"file": (0, ""), "rc": None}
-
-    def read():
-        last["file"] = next(files, last["file"])
-        return last["file"]
-
-    def started():
-        last["rc"] = next(codes, last["rc"])
-        return last["rc"]
-
-    def sleep(s):
-        clock[0] += s
-
-    return read, started, lambda pid: pid == 42, clock, sleep
-
-
-def test_the_start_is_done_once_the_server_takes_connections_before_systemctl_returns(mod):
-    read, started, alive, clock, sleep = _watch(
-        [(0, ""), (42, "starting"), (42, "standby")], [None, None]
-    )
-    assert mod.wait_up(read, started, alive, 60, 0.05, clock=lambda: clock[0], sleep=sleep) == ""
-    assert clock[0] == pytest.approx(0.1)  # two looks, then up: systemctl still runs
-
-
-def test_a_start_the_fence_check_refuses_fails_with_a_reason(mod):
-    # systemctl start returns 0 (the condition failed: the unit is skipped), no server.
-    read, started, alive, clock, sleep = _watch([(0, "")], [None, 0])
-    why = mod.wait_up(read, started, alive, 60, 0.05, clock=lambda: clock[0], sleep=sleep)
-    assert "does not run" in why and "fence check" in why
-
-
-def test_a_failed_start_and_a_start_past_its_timeout_fail(mod):
-    read, started, alive, clock, sleep = _watch([(0, "")], [None, 1])
-    assert "exit 1" in mod.wait_up(
-        read, started, alive, 60, 0.05, clock=lambda: clock[0], sleep=sleep
-    )
-    read, started, alive, clock, sleep = _watch([(42, "starting")], [None])
-    assert "within 2 s" in mod.wait_up(
-        read, started, alive, 2, 0.5, clock=lambda: clock[0], sleep=sleep
-    )
-
-
-def test_a_server_that_is_not_alive_is_not_up(mod):
-    # A postmaster.pid that says standby, for a PID that no longer runs: not up.
-    read, started, alive, clock, sleep = _watch([(7, "standby")], [None])
-    assert "within 1 s" in mod.wait_up(
-        read, started, alive, 1, 0.5, clock=lambda: clock[0], sleep=sleep
-    )
