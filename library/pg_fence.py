@@ -16,12 +16,16 @@ description:
     file read (it must say C(shut down); its last checkpoint is the shutdown checkpoint the
     target must replay before its promotion), C(standby.signal) written so that it starts
     as a standby. Nothing is masked or marked. Returns RV(t0) and RV(checkpoint).
-  - The fast stop is systemd's signal to the unit's main process (the postmaster, as
-    systemd tracks it; the module reads no PID file the postgres user can write), then a
-    wait of O(stop_interval) steps until that process is gone. It spares the write-unavailable
-    window the start of C(pg_ctlcluster) and the 100 ms steps of C(pg_ctl stop); systemd
-    runs the unit's own stop commands when the postmaster has exited. A unit that is not
-    running is stopped with C(systemctl stop), as before.
+  - The fast stop is C(systemctl kill --kill-whom=main --signal=SIGINT): systemd signals
+    the unit's main process, the postmaster's PID as systemd tracks it (read from the
+    unit's PID file, which systemd accepts only for a process inside the unit's cgroup).
+    The module then looks every O(stop_interval) s until that process is gone. It spares
+    the write-unavailable window the start of C(pg_ctlcluster) and the 100 ms steps of
+    C(pg_ctl stop); systemd runs the unit's own stop commands when the postmaster has
+    exited. A unit that is not running is stopped with C(systemctl stop), as before.
+  - A postmaster still running O(stop_timeout) s after the signal fails the module with
+    RV(changed) true: the shutdown goes on. A switchover's rescue then restarts the unit,
+    which waits for that shutdown to end before it starts the old primary again.
   - V(standby) is the last step of a rejoin: C(standby.signal) in the data directory, the
     fence markers removed, the unit unmasked, pgBackRest started again, the unit started.
   - One round trip for what the node must do in order; each step's command is in
@@ -67,7 +71,7 @@ options:
       Seconds V(demoted) waits for the postmaster to exit after the fast shutdown signal
       (it archives the last WAL segment first).
     type: float
-    default: 600
+    default: 3600
   stop_interval:
     description: Seconds between two looks at the postmaster while V(demoted) waits.
     type: float
@@ -154,6 +158,14 @@ def stopped_cleanly(control: dict) -> str:
     return ""
 
 
+def stop_argv(pid: int, service: str) -> list[str]:
+    """The fast stop: SIGINT from systemd to the main process (the postmaster) when the
+    unit has one, else systemctl stop (which succeeds on a stopped unit)."""
+    if pid > 0:
+        return ["systemctl", "kill", "--kill-whom=main", "--signal=SIGINT", service]
+    return ["systemctl", "stop", service]
+
+
 def main_pid(show: str) -> int:
     """The unit's main PID from ``systemctl show --property=MainPID`` (0: not running)."""
     text = show.strip()
@@ -206,7 +218,7 @@ def main() -> None:
             "data_dir": {"type": "path"},
             "bin_dir": {"type": "path", "default": "/usr/lib/postgresql/17/bin"},
             "reason": {"type": "str", "default": "fenced"},
-            "stop_timeout": {"type": "float", "default": 600},
+            "stop_timeout": {"type": "float", "default": 3600},
             "stop_interval": {"type": "float", "default": 0.01},
         },
         required_if=[
@@ -243,16 +255,14 @@ def main() -> None:
         done.append({"argv": show, "rc": rc})
         pid = main_pid(out) if rc == 0 else 0
         t0 = time.time()
-        if pid:
-            run(["systemctl", "kill", "--kill-whom=main", "--signal=SIGINT", p["service"]], True)
-            if not wait_gone(pid, p["stop_timeout"], p["stop_interval"]):
-                module.fail_json(
-                    msg=f"{p['service']}: the postmaster (PID {pid}) still runs "
-                    f"{p['stop_timeout']:g} s after the fast shutdown signal",
-                    commands=done,
-                )
-        else:
-            run(["systemctl", "stop", p["service"]], True)
+        run(stop_argv(pid, p["service"]), True)
+        if pid and not wait_gone(pid, p["stop_timeout"], p["stop_interval"]):
+            module.fail_json(
+                msg=f"{p['service']}: the postmaster (PID {pid}) still runs "
+                f"{p['stop_timeout']:g} s after the fast shutdown signal; its shutdown goes on",
+                commands=done,
+                changed=True,
+            )
         argv = [os.path.join(p["bin_dir"], "pg_controldata"), p["data_dir"]]
         rc, out, err = module.run_command(argv, environ_update={"LC_ALL": "C"})
         control = parse(out) if rc == 0 else {"state": (err or out).strip()}

@@ -108,3 +108,12 @@ def test_the_wait_gives_up_after_its_timeout_while_the_postmaster_runs(mod):
         7, 1.0, 0.25, alive=lambda pid: True, clock=lambda: clock[0], sleep=sleep
     )
     assert clock[0] == pytest.approx(1.0)
+
+
+def test_the_switchover_stop_signals_the_main_process_through_systemd(mod):
+    # SIGINT is PostgreSQL's fast shutdown; systemd picks the process (its main PID).
+    assert mod.stop_argv(3777, "postgresql@17-main") == [
+        "systemctl", "kill", "--kill-whom=main", "--signal=SIGINT", "postgresql@17-main",
+    ]  # fmt: skip
+    # No main process: the unit is not running, and systemctl stop is the old, safe path.
+    assert mod.stop_argv(0, "postgresql@17-main") == ["systemctl", "stop", "postgresql@17-main"]
