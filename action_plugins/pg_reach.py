@@ -47,31 +47,48 @@ def reach(
         return True, clock() - start, ""
 
 
+def check_args(args: dict) -> tuple[str, int, float]:
+    """(host, port, timeout), or ValueError naming what is wrong."""
+    unknown = sorted(set(args) - {"host", "port", "timeout"})
+    if unknown or not args.get("host"):
+        raise ValueError(f"pg_reach: needs host, takes port and timeout; got {sorted(args)}")
+    try:
+        port, timeout = int(args.get("port", 22)), float(args.get("timeout", 1))
+    except (TypeError, ValueError):
+        port, timeout = 0, 0.0
+    if not 0 < port < 65536 or not timeout > 0:
+        raise ValueError(
+            f"pg_reach: port must be 1-65535 and timeout a number of seconds above 0; "
+            f"got port={args.get('port')!r}, timeout={args.get('timeout')!r}"
+        )
+    return str(args["host"]), port, timeout
+
+
 class ActionModule(ActionBase):
+    """RV(reached) says whether the port answered; the task fails only on bad arguments,
+    so that a plugin error is never taken for a lost host."""
+
     TRANSFERS_FILES = False
-    _requires_connection = False  # the host itself is never contacted through Ansible
+    # No persistent connection is set up for this action; the ssh connection plugin is
+    # lazy and this action runs no command, so the host is never contacted through Ansible.
+    _requires_connection = False
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        args = self._task.args
-        unknown = sorted(set(args) - {"host", "port", "timeout"})
-        if unknown or not args.get("host"):
-            result.update(
-                failed=True, msg=f"pg_reach: needs host, takes port and timeout; got {sorted(args)}"
-            )
-            return result
         try:
-            port, timeout = int(args.get("port", 22)), float(args.get("timeout", 1))
-        except (TypeError, ValueError):
-            result.update(
-                failed=True, msg=f"pg_reach: port and timeout must be numbers; got {args!r}"
-            )
+            host, port, timeout = check_args(self._task.args)
+        except ValueError as exc:
+            result.update(failed=True, msg=str(exc))
             return result
-        ok, elapsed, error = reach(str(args["host"]), port, timeout)
-        result.update(changed=False, elapsed=round(elapsed, 3), host=str(args["host"]), port=port)
-        if not ok:
-            result.update(
-                failed=True,
-                msg=f"{args['host']}:{port} did not answer within {timeout:g} s: {error}",
-            )
+        ok, elapsed, error = reach(host, port, timeout)
+        result.update(
+            changed=False,
+            reached=ok,
+            elapsed=round(elapsed, 3),
+            host=host,
+            port=port,
+            msg=f"{host}:{port} answered"
+            if ok
+            else f"{host}:{port} did not answer within {timeout:g} s: {error}",
+        )
         return result

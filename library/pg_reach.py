@@ -39,6 +39,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+reached:
+  description: Whether the port answered in time (the task fails only on bad arguments).
+  returned: always
+  type: bool
 elapsed:
   description: Seconds until the answer, or until it gave up.
   returned: always

@@ -81,3 +81,17 @@ def test_each_try_gets_only_what_is_left_of_the_timeout(mod):
     )
     assert not ok and "No route to host" in error
     assert tries == [1, 0.65, 0.3] and elapsed <= 1.0
+
+
+def test_the_arguments_are_checked_and_a_bad_one_is_named(mod):
+    assert mod.check_args({"host": "10.0.0.1"}) == ("10.0.0.1", 22, 1.0)
+    assert mod.check_args({"host": "h", "port": "2222", "timeout": "0.5"}) == ("h", 2222, 0.5)
+    for bad, says in [
+        ({}, "needs host"),
+        ({"host": "h", "delay": 1}, "needs host"),
+        ({"host": "h", "port": 70000}, "port=70000"),
+        ({"host": "h", "port": "ssh"}, "port='ssh'"),
+        ({"host": "h", "timeout": 0}, "timeout=0"),
+    ]:
+        with pytest.raises(ValueError, match=says):
+            mod.check_args(bad)
