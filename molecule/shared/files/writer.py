@@ -7,8 +7,14 @@ through a failover or a switchover the way an application driver would. An id is
 only after its COMMIT returned: every logged id must survive. An id whose COMMIT failed
 is never reused. Each log line: "<id> <unix time> <server address>".
 
+The writer is an application's session: it ignores PGOPTIONS, which a test may set for its
+own sessions (synchronous_commit=local there would make every commit asynchronous and a
+lost acknowledged row the expected outcome). With --require-synchronous it stops with an
+error, before writing, whenever a server it reaches would acknowledge a commit that no
+standby has confirmed.
+
   writer.py --dsn DSN --password-file FILE --log FILE [--table app.failover_probe] [--interval 0.05]
-            [--stop-file PATH] [--duration SECONDS]
+            [--stop-file PATH] [--duration SECONDS] [--require-synchronous]
   writer.py --summarize FILE
 """
 
@@ -28,6 +34,21 @@ _stop = False
 def _on_signal(_signum: int, _frame: object) -> None:
     global _stop
     _stop = True
+
+
+# The synchronous_commit values that wait for a standby's confirmation.
+_WAITS_FOR_STANDBY = ("on", "remote_write", "remote_apply")
+
+
+def asynchronous_reason(synchronous_commit: str, standby_names: str) -> str | None:
+    """Why a session with these settings would acknowledge a commit no standby confirmed,
+    or None when it waits for one."""
+    if synchronous_commit not in _WAITS_FOR_STANDBY:
+        waits = ", ".join(_WAITS_FOR_STANDBY)
+        return f"synchronous_commit is {synchronous_commit!r}, not one of {waits}"
+    if not standby_names.strip():
+        return "synchronous_standby_names is empty"
+    return None
 
 
 def gaps(log_path: str) -> dict:
@@ -64,6 +85,7 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=0.05)
     parser.add_argument("--stop-file")
     parser.add_argument("--duration", type=float, default=0)
+    parser.add_argument("--require-synchronous", action="store_true")
     parser.add_argument("--summarize", metavar="LOG")
     args = parser.parse_args()
     if args.summarize:
@@ -77,6 +99,8 @@ def main() -> int:
             password = fh.read().strip()
 
     import psycopg2  # only the writing mode needs the driver
+
+    os.environ.pop("PGOPTIONS", None)  # an application's session, not the test's
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -102,9 +126,22 @@ def main() -> int:
                         )
                         cur.execute(f"SELECT coalesce(max(id), 0) FROM {args.table}")
                         next_id = max(next_id, cur.fetchone()[0])
-                        cur.execute("SELECT host(inet_server_addr())")
-                        server = cur.fetchone()[0] or "local"
+                        cur.execute(
+                            "SELECT host(inet_server_addr()),"
+                            " current_setting('synchronous_commit'),"
+                            " current_setting('synchronous_standby_names')"
+                        )
+                        server, synchronous_commit, standby_names = cur.fetchone()
+                        server = server or "local"
                     conn.commit()
+                    reason = asynchronous_reason(synchronous_commit, standby_names)
+                    if args.require_synchronous and reason:
+                        print(
+                            f"writer.py: {server} would acknowledge unconfirmed commits: {reason}",
+                            file=sys.stderr,
+                        )
+                        conn.close()
+                        return 3
                 next_id += 1  # never reused, even when its COMMIT fails
                 with conn.cursor() as cur:
                     cur.execute(f"INSERT INTO {args.table} (id) VALUES (%s)", (next_id,))
