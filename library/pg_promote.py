@@ -12,8 +12,11 @@ description:
     (a switchover's shutdown checkpoint of the old primary) or, with O(replay_all), everything
     it received or could replay (a failover: the startup process waits for more WAL), then
     promotes it: one psql script reads the replayed position, asks for the promotion
-    (C(pg_promote(false))) and waits in the server, in 10 ms steps for up to 60 s, until
-    the standby is a primary (C(pg_promote(true)) looks only every 100 ms).
+    (C(pg_promote(false))) and waits in the server, in 10 ms steps for up to O(wait)
+    seconds, until the standby is a primary (C(pg_promote(true)) looks only every 100 ms).
+  - Once the promotion was asked for, a failure returns C(requested=true): the standby may
+    still finish its promotion, and the caller must find out before it lets any other
+    node accept writes.
   - Returns the position it had replayed, the time right after the promotion on this host,
     the new timeline and its history file: one round trip for the write-unavailable step.
   - Connects as the postgres user over the local socket (the project's session,
@@ -34,6 +37,13 @@ options:
     description: Seconds between two polls.
     type: float
     default: 0.1
+  wait:
+    description:
+      - Seconds the server waits for the end of recovery after the request (0 to 3600).
+      - 0 asks and returns at once; the module then fails with C(requested=true) and the
+        caller confirms the promotion itself.
+    type: float
+    default: 60
   port:
     description: The server's port.
     type: int
@@ -71,9 +81,14 @@ waited:
   description: Seconds waited for the replay.
   returned: success
   type: float
+requested:
+  description: Whether the promotion was asked for (on failure, the standby may still promote).
+  returned: always
+  type: bool
 """
 
 import json
+import math
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -104,30 +119,42 @@ AFTER = (
 )
 
 
-# The promotion in one session: the position replayed, the request, then a wait in the
-# server, in 10 ms steps for up to 60 s, until recovery has ended. Rows: [replayed, asked],
-# then [promoted].
-PROMOTE = """\
-SELECT pg_last_wal_replay_lsn(), pg_promote(false);
+# The promotion in one session: the position replayed and the request (rows: [replayed,
+# asked]), then, unless the wait is 0, a wait in the server in 10 ms steps until recovery
+# has ended (row: [promoted]).
+ASK = "SELECT pg_last_wal_replay_lsn(), pg_promote(false);\n"
+AWAIT = """\
 DO $$BEGIN
-  FOR i IN 1..6000 LOOP
+  FOR i IN 1..{steps} LOOP
     EXIT WHEN NOT pg_is_in_recovery();
     PERFORM pg_sleep(0.01);
   END LOOP;
 END$$;
 SELECT NOT pg_is_in_recovery();
 """
+MAX_WAIT = 3600
 
 
-def promotion(rows: list[list[str]]) -> tuple[str, str]:
-    """(replayed, '') from the promotion script's rows, or ('', why it failed)."""
-    if len(rows) < 2 or len(rows[0]) < 2 or not rows[-1]:
+def promote_script(wait: float) -> str:
+    """The promotion script for a server-side wait of `wait` seconds (0: ask only)."""
+    if not 0 <= wait <= MAX_WAIT:
+        raise InputError(f"pg_promote: wait must be from 0 to {MAX_WAIT} seconds, got {wait:g}")
+    if wait == 0:
+        return ASK
+    return ASK + AWAIT.format(steps=math.ceil(wait / 0.01))
+
+
+def promotion(rows: list[list[str]], wait: float = 60) -> tuple[str, str]:
+    """(replayed, '') from the promotion script's rows, or (replayed, why it failed)."""
+    if not rows or len(rows[0]) < 2 or (wait > 0 and (len(rows) < 2 or not rows[-1])):
         return "", f"unexpected answer {rows!r}"
     replayed, asked = rows[0][0], rows[0][1]
     if asked != "t":
         return replayed, "pg_promote(false) could not signal the startup process"
+    if wait == 0:
+        return replayed, "the promotion was asked for and not awaited (wait 0)"
     if rows[-1][0] != "t":
-        return replayed, "the standby was still in recovery 60 s after pg_promote"
+        return replayed, f"the standby was still in recovery {wait:g} s after pg_promote"
     return replayed, ""
 
 
@@ -160,6 +187,7 @@ def main() -> None:
             "replay_all": {"type": "bool", "default": False},
             "timeout": {"type": "float", "default": 60},
             "interval": {"type": "float", "default": 0.1},
+            "wait": {"type": "float", "default": 60},
             "port": {"type": "int", "default": 5432},
         },
         mutually_exclusive=[("after_lsn", "replay_all")],
@@ -167,6 +195,7 @@ def main() -> None:
     p = module.params
     try:
         todo = awaited(p["after_lsn"], p["replay_all"])
+        script = promote_script(p["wait"])
     except InputError as exc:
         module.fail_json(msg=str(exc))
     session = Session(p["port"], "postgres", timeout=min(max(p["timeout"], 2), 15))
@@ -177,20 +206,28 @@ def main() -> None:
         probe = query_probe(session, query)
         result = wait(probe, p["timeout"], p["interval"])
         if not result["met"]:
-            module.fail_json(msg=message(what, result, p["timeout"]) + "; not promoted", **result)
+            module.fail_json(
+                msg=message(what, result, p["timeout"]) + "; not promoted",
+                requested=False,
+                **result,
+            )
         waited = result["elapsed"]
-    slow = Session(p["port"], "postgres", timeout=90)
-    asked = False
+    # From here the request may have reached the server: every failure says so.
+    slow = Session(p["port"], "postgres", timeout=p["wait"] + 30)
     try:
-        asked = True
-        replayed, why = promotion(slow.script(PROMOTE).rows)
+        replayed, why = promotion(slow.script(script).rows, p["wait"])
         t1 = time.time()
         if why:
-            module.fail_json(msg=f"not promoted: {why}", changed=True, replayed=replayed)
+            module.fail_json(
+                msg=f"not confirmed promoted: {why}",
+                changed=True,
+                requested=True,
+                replayed=replayed,
+            )
         out = promoted(slow.value(AFTER), t1, replayed)
     except SessionError as exc:
-        module.fail_json(msg=str(exc), changed=asked)
-    module.exit_json(changed=True, waited=waited, **out)
+        module.fail_json(msg=str(exc), changed=True, requested=True)
+    module.exit_json(changed=True, requested=True, waited=waited, **out)
 
 
 if __name__ == "__main__":

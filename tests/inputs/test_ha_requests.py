@@ -100,6 +100,12 @@ BAD = [
     ),
     pytest.param(
         "switchover.yml",
+        {"switchover_to": "input-probe", "postgresql_ha_switchover_promote_wait": -5},
+        ["postgresql_ha_switchover_promote_wait must be whole seconds from 0 to 3600", "got -5"],
+        id="switchover-promote-wait-negative",
+    ),
+    pytest.param(
+        "switchover.yml",
         {"switchover_to": "input-probe", "postgresql_ha_switchover_max_lag_bytes": "16MB"},
         ["postgresql_ha_switchover_max_lag_bytes", "int"],
         id="max-lag-not-int",

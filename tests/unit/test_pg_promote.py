@@ -65,8 +65,26 @@ def test_the_history_file_name_is_upper_case_hex(mod):
 def test_the_promotion_script_reads_the_position_asks_and_waits_in_the_server(mod):
     assert mod.promotion([["0/6000028", "t"], ["t"]]) == ("0/6000028", "")
     # The request is sent without waiting; the wait is the server's own loop, 10 ms steps.
-    assert "pg_promote(false)" in mod.PROMOTE and "pg_sleep(0.01)" in mod.PROMOTE
-    assert mod.PROMOTE.index("pg_last_wal_replay_lsn()") < mod.PROMOTE.index("pg_promote(false)")
+    script = mod.promote_script(60)
+    assert "pg_promote(false)" in script and "pg_sleep(0.01)" in script and "1..6000 LOOP" in script
+    assert script.index("pg_last_wal_replay_lsn()") < script.index("pg_promote(false)")
+
+
+def test_the_server_side_wait_follows_the_wait_option(mod):
+    assert "1..150 LOOP" in mod.promote_script(1.5)
+    # 0 asks only: nothing waits, and the outcome is left to the caller.
+    assert mod.promote_script(0) == mod.ASK
+    assert mod.promotion([["0/6000028", "t"]], 0) == (
+        "0/6000028",
+        "the promotion was asked for and not awaited (wait 0)",
+    )
+    assert "still in recovery 1.5 s after" in mod.promotion([["0/6000028", "t"], ["f"]], 1.5)[1]
+
+
+@pytest.mark.parametrize("wait", [-1, 3601])
+def test_a_wait_out_of_range_is_refused(mod, wait):
+    with pytest.raises(mod.InputError, match="wait must be from 0 to 3600 seconds"):
+        mod.promote_script(wait)
 
 
 @pytest.mark.parametrize(
