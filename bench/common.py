@@ -152,6 +152,13 @@ class Lab:
         inv = inv if inv.is_dir() else inv.parent
         self.ca = inv.parent / "pki" / inv.name / "ca.crt"
         self.password_file = inv.parent.parent / ".lab/secrets/pg_migrator"
+        # A molecule scenario's hosts (molecule/<scenario>/inventory): the CA under the
+        # lab's directory of its network, the project's own secrets.
+        network = self.hostvars[self.names[0]].get("lab_network", "")
+        if not self.ca.exists() and network:
+            self.ca = ROOT / ".lab" / network / "pki" / "ca.crt"
+        if not self.password_file.exists():
+            self.password_file = ROOT / ".lab/secrets/pg_migrator"
 
     def writer_dsn(self, port: int, application: str, extra: str = "") -> str:
         """The writer's libpq DSN over every node (verify-full), without a password."""
