@@ -197,7 +197,7 @@ def main() -> None:
         todo = awaited(p["after_lsn"], p["replay_all"])
         script = promote_script(p["wait"])
     except InputError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), requested=False)
     session = Session(p["port"], "postgres", timeout=min(max(p["timeout"], 2), 15))
     waited = 0.0
     if todo:
