@@ -51,6 +51,13 @@ def asynchronous_reason(synchronous_commit: str, standby_names: str) -> str | No
     return None
 
 
+def _refuse(conn, message: str) -> int:
+    """Stop writing: the message on stderr, the connection closed, exit code 3."""
+    print(f"writer.py: {message}", file=sys.stderr)
+    conn.close()
+    return 3
+
+
 def gaps(log_path: str) -> dict:
     """Summary of a writer log: counts and the largest gaps between acknowledgements."""
     rows = []
@@ -136,15 +143,21 @@ def main() -> int:
                     conn.commit()
                     reason = asynchronous_reason(synchronous_commit, standby_names)
                     if args.require_synchronous and reason:
-                        print(
-                            f"writer.py: {server} would acknowledge unconfirmed commits: {reason}",
-                            file=sys.stderr,
-                        )
-                        conn.close()
-                        return 3
+                        return _refuse(conn, f"{server} would not wait for a standby: {reason}")
                 next_id += 1  # never reused, even when its COMMIT fails
                 with conn.cursor() as cur:
-                    cur.execute(f"INSERT INTO {args.table} (id) VALUES (%s)", (next_id,))
+                    # The settings are read again in every transaction: a reload may empty
+                    # synchronous_standby_names while the session lasts.
+                    cur.execute(
+                        f"INSERT INTO {args.table} (id) VALUES (%s)"
+                        " RETURNING current_setting('synchronous_commit'),"
+                        " current_setting('synchronous_standby_names')",
+                        (next_id,),
+                    )
+                    reason = asynchronous_reason(*cur.fetchone())
+                if args.require_synchronous and reason:
+                    conn.rollback()  # never acknowledged: not logged
+                    return _refuse(conn, f"{server} stopped waiting for standbys: {reason}")
                 conn.commit()
                 log.write(f"{next_id} {time.time():.3f} {server}\n")
                 log.flush()
