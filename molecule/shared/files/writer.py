@@ -133,21 +133,13 @@ def main() -> int:
                         )
                         cur.execute(f"SELECT coalesce(max(id), 0) FROM {args.table}")
                         next_id = max(next_id, cur.fetchone()[0])
-                        cur.execute(
-                            "SELECT host(inet_server_addr()),"
-                            " current_setting('synchronous_commit'),"
-                            " current_setting('synchronous_standby_names')"
-                        )
-                        server, synchronous_commit, standby_names = cur.fetchone()
-                        server = server or "local"
+                        cur.execute("SELECT host(inet_server_addr())")
+                        server = cur.fetchone()[0] or "local"
                     conn.commit()
-                    reason = asynchronous_reason(synchronous_commit, standby_names)
-                    if args.require_synchronous and reason:
-                        return _refuse(conn, f"{server} would not wait for a standby: {reason}")
                 next_id += 1  # never reused, even when its COMMIT fails
                 with conn.cursor() as cur:
-                    # The settings are read again in every transaction: a reload may empty
-                    # synchronous_standby_names while the session lasts.
+                    # The settings are read in every transaction, the first included: a
+                    # reload may empty synchronous_standby_names while the session lasts.
                     cur.execute(
                         f"INSERT INTO {args.table} (id) VALUES (%s)"
                         " RETURNING current_setting('synchronous_commit'),"
@@ -157,7 +149,7 @@ def main() -> int:
                     reason = asynchronous_reason(*cur.fetchone())
                 if args.require_synchronous and reason:
                     conn.rollback()  # never acknowledged: not logged
-                    return _refuse(conn, f"{server} stopped waiting for standbys: {reason}")
+                    return _refuse(conn, f"{server} would not wait for a standby: {reason}")
                 conn.commit()
                 log.write(f"{next_id} {time.time():.3f} {server}\n")
                 log.flush()
