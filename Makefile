@@ -52,7 +52,7 @@ unit: setup
 # a core.
 inputs: setup
 	@pytest -q tests/inputs/test_bad_inputs.py & bad=$$!; \
-	pytest -q tests/inputs/test_ha_requests.py; requests=$$?; \
+	pytest -q tests/inputs/test_ha_requests.py tests/inputs/test_promotion_hook.py; requests=$$?; \
 	wait $$bad; rc=$$?; [ $$rc -eq 0 ] && [ $$requests -eq 0 ]
 
 # Scenarios run in chains: restore on default's hosts; the chains that share no hosts run
