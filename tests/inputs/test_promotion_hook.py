@@ -46,12 +46,16 @@ HOOKS = {
     "ok": """\
 - name: Test hook | Runs
   ansible.builtin.debug:
-    msg: "HOOK RAN {{ postgresql_ha_event }} {{ postgresql_ha_new_primary }} from {{ postgresql_ha_old_primary }}"
+    msg: >-
+      HOOK RAN {{ postgresql_ha_event }} {{ postgresql_ha_new_primary }}
+      from {{ postgresql_ha_old_primary }}
 """,
     "failing": """\
 - name: Test hook | Runs
   ansible.builtin.debug:
-    msg: "HOOK RAN {{ postgresql_ha_event }} {{ postgresql_ha_new_primary }} from {{ postgresql_ha_old_primary }}"
+    msg: >-
+      HOOK RAN {{ postgresql_ha_event }} {{ postgresql_ha_new_primary }}
+      from {{ postgresql_ha_old_primary }}
 
 - name: Test hook | Fails
   ansible.builtin.fail:
