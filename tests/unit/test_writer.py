@@ -25,3 +25,20 @@ def test_local_or_off_is_refused_by_name(mode):
 
 def test_no_standby_names_is_refused():
     assert "synchronous_standby_names is empty" in writer.asynchronous_reason("on", "  ")
+
+
+def test_a_synchronous_transaction_is_committed_whatever_the_requirement():
+    for require in (None, "stop", "skip"):
+        assert writer.on_asynchronous(require, None) == "commit"
+
+
+def test_an_asynchronous_transaction_is_committed_only_without_a_requirement():
+    reason = "synchronous_standby_names is empty"
+    assert writer.on_asynchronous(None, reason) == "commit"
+    assert writer.on_asynchronous("stop", reason) == "stop"
+    assert writer.on_asynchronous("skip", reason) == "skip"
+
+
+def test_an_unknown_requirement_is_refused():
+    with pytest.raises(ValueError, match="stop or skip"):
+        writer.on_asynchronous("wait", "synchronous_standby_names is empty")

@@ -11,10 +11,14 @@ The writer is an application's session: it ignores PGOPTIONS, which a test may s
 own sessions (synchronous_commit=local there would make every commit asynchronous and a
 lost acknowledged row the expected outcome). With --require-synchronous it stops with an
 error, before writing, whenever a server it reaches would acknowledge a commit that no
-standby has confirmed.
+standby has confirmed (a misconfigured test). With --require-synchronous=skip it rolls such
+a transaction back instead, logs nothing for it and tries again: for a cluster that may
+legitimately commit asynchronously for a while (Patroni without synchronous_mode_strict,
+between a promotion and its first synchronous standby), so that only ids committed while a
+standby had to confirm them are logged, and checked.
 
   writer.py --dsn DSN --password-file FILE --log FILE [--table app.failover_probe] [--interval 0.05]
-            [--stop-file PATH] [--duration SECONDS] [--require-synchronous]
+            [--stop-file PATH] [--duration SECONDS] [--require-synchronous[=stop|skip]]
   writer.py --summarize FILE
 """
 
@@ -49,6 +53,16 @@ def asynchronous_reason(synchronous_commit: str, standby_names: str) -> str | No
     if not standby_names.strip():
         return "synchronous_standby_names is empty"
     return None
+
+
+def on_asynchronous(require: str | None, reason: str | None) -> str:
+    """What to do with a transaction: "commit" it, "skip" it (roll back, log nothing, try
+    again) or "stop" writing. require: None (no requirement), "stop" or "skip"."""
+    if reason is None or require is None:
+        return "commit"
+    if require not in ("stop", "skip"):
+        raise ValueError(f"--require-synchronous must be stop or skip, not {require!r}")
+    return require
 
 
 def _refuse(conn, message: str) -> int:
@@ -92,7 +106,7 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=0.05)
     parser.add_argument("--stop-file")
     parser.add_argument("--duration", type=float, default=0)
-    parser.add_argument("--require-synchronous", action="store_true")
+    parser.add_argument("--require-synchronous", nargs="?", const="stop", choices=("stop", "skip"))
     parser.add_argument("--summarize", metavar="LOG")
     args = parser.parse_args()
     if args.summarize:
@@ -117,6 +131,8 @@ def main() -> int:
         with open(args.log) as f:
             next_id = max((int(line.split()[0]) for line in f if line.strip()), default=0)
     conn = None
+    skipped = 0  # transactions rolled back because they would have committed asynchronously
+    asynchronous_since = None  # when the current asynchronous stretch began
     with open(args.log, "a") as log:
         while not _stop:
             if args.stop_file and os.path.exists(args.stop_file):
@@ -147,9 +163,31 @@ def main() -> int:
                         (next_id,),
                     )
                     reason = asynchronous_reason(*cur.fetchone())
-                if args.require_synchronous and reason:
+                action = on_asynchronous(args.require_synchronous, reason)
+                if action == "stop":
                     conn.rollback()  # never acknowledged: not logged
                     return _refuse(conn, f"{server} would not wait for a standby: {reason}")
+                if action == "skip":
+                    conn.rollback()  # never acknowledged: not logged
+                    skipped += 1
+                    if asynchronous_since is None:
+                        asynchronous_since = time.time()
+                        print(
+                            f"{asynchronous_since:.3f} {server} would not wait for a standby"
+                            f" ({reason}): rolled back, trying again",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                    time.sleep(args.interval)
+                    continue
+                if asynchronous_since is not None:
+                    print(
+                        f"{time.time():.3f} {server} waits for a standby again after"
+                        f" {time.time() - asynchronous_since:.1f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    asynchronous_since = None
                 conn.commit()
                 log.write(f"{next_id} {time.time():.3f} {server}\n")
                 log.flush()
@@ -168,7 +206,7 @@ def main() -> int:
             time.sleep(args.interval)
     if conn is not None:
         conn.close()
-    print(json.dumps(gaps(args.log)))
+    print(json.dumps(gaps(args.log) | {"skipped_asynchronous": skipped}))
     return 0
 
 
