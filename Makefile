@@ -48,8 +48,7 @@ unit: setup
 	pytest -q tests/unit $(COVERAGE)
 	coverage report --include=roles/postgresql_restore/files/postgresql-restore --fail-under=70
 
-# The two input suites run side by side: each waits on ansible-playbook runs more than on
-# a core.
+# The two input suites run side by side (with the promotion hook's test after the requests).
 inputs: setup
 	@pytest -q tests/inputs/test_bad_inputs.py & bad=$$!; \
 	pytest -q tests/inputs/test_ha_requests.py tests/inputs/test_promotion_hook.py; requests=$$?; \

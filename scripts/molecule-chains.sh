@@ -5,10 +5,11 @@
 # keeps its hosts (--destroy=never, after an explicit destroy that resets molecule's
 # record of them and removes anything a failed earlier run left on its network):
 #   restore reuses default's hosts.
-# Chains that share no hosts run side by side (default+restore, failover, patroni): they
-# wait on hosts (boots, timeouts, failovers) far more than on the CPU. Each chain logs to .lab/logs/molecule-<first>.log and is
-# printed when it ends; the run fails when any chain fails. MOLECULE_SERIAL=1 runs the
-# chains one after the other instead.
+# Chains that share no hosts run side by side (default+restore, failover, patroni) and end
+# at about the same time; together they keep both cores busy (the hosts are containers on
+# them), so less work in any chain shortens the run. Each chain logs to
+# .lab/logs/molecule-<first>.log and is printed when it ends; the run fails when any chain
+# fails. MOLECULE_SERIAL=1 runs the chains one after the other instead.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
