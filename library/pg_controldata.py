@@ -10,7 +10,8 @@ short_description: Read a PostgreSQL data directory's control file
 description:
   - Runs C(pg_controldata) (with C(LC_ALL=C), so the field names are not translated) on a
     data directory and returns the fields the project reads, parsed.
-  - With O(stop), the PostgreSQL unit is stopped first, so that the control file is final
+  - >-
+    With O(stop), the PostgreSQL unit is stopped first, so that the control file is final
     (a rejoin's first step: one round trip for the stop and the read).
   - Reads only without O(stop); runs in check mode (where O(stop) is not carried out).
 options:

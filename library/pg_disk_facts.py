@@ -14,7 +14,8 @@ description:
     filesystem the path lives on, its size and the bytes an unprivileged user may still
     write); a path ending in C(/) is followed when it is a link (C(pg_wal/) measures the
     filesystem a linked pg_wal lives on).
-  - O(sizes) is what C(du -sb) of coreutils 9.7 (Debian 13) prints: the apparent size of
+  - >-
+    O(sizes) is what C(du -sb) of coreutils 9.7 (Debian 13) prints: the apparent size of
     every file and link below the path, a file linked twice counted once, directories
     counted as 0 bytes; a missing path is null.
   - O(files) reads the regular files matching a shell pattern (their content, stripped;

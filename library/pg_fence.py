@@ -8,25 +8,30 @@ DOCUMENTATION = r"""
 module: pg_fence
 short_description: Fence an old primary, stop a primary to become a standby, or start a rejoined one
 description:
-  - V(fenced) is what a failover does to the old primary when its host answers: stop the
+  - >-
+    V(fenced) is what a failover does to the old primary when its host answers: stop the
     PostgreSQL unit and mask it, write the fence marker (root's, 0644, in the record
     directory, which the start-up fence check reads), and stop pgBackRest for the stanza so
     it pushes no WAL and takes no backup. It fails unless the unit is inactive afterwards.
-  - V(demoted) is a switchover's stop of the old primary: a clean fast stop, its control
+  - >-
+    V(demoted) is a switchover's stop of the old primary: a clean fast stop, its control
     file read (it must say C(shut down); its last checkpoint is the shutdown checkpoint the
     target must replay before its promotion), C(standby.signal) written so that it starts
     as a standby. Nothing is masked or marked. Returns RV(t0) and RV(checkpoint).
-  - The fast stop is C(systemctl kill --kill-whom=main --signal=SIGINT): systemd signals
+  - >-
+    The fast stop is C(systemctl kill --kill-whom=main --signal=SIGINT): systemd signals
     the unit's main process, the postmaster's PID as systemd tracks it (read from the
     unit's PID file, which systemd accepts only for a process inside the unit's cgroup).
     The module then looks every O(stop_interval) s until that process is gone. It spares
     the write-unavailable window the start of C(pg_ctlcluster) and the 100 ms steps of
     C(pg_ctl stop); systemd runs the unit's own stop commands when the postmaster has
     exited. A unit that is not running is stopped with C(systemctl stop), as before.
-  - A postmaster still running O(stop_timeout) s after the signal fails the module with
+  - >-
+    A postmaster still running O(stop_timeout) s after the signal fails the module with
     RV(changed) true: the shutdown goes on. A switchover's rescue then restarts the unit,
     which waits for that shutdown to end before it starts the old primary again.
-  - V(standby) is the last step of a rejoin: C(standby.signal) in the data directory, the
+  - >-
+    V(standby) is the last step of a rejoin: C(standby.signal) in the data directory, the
     fence markers removed, the unit unmasked, pgBackRest started again, the unit started.
   - One round trip for what the node must do in order; each step's command is in
     RV(commands).

@@ -8,16 +8,19 @@ DOCUMENTATION = r"""
 module: pg_promote
 short_description: Promote the local standby after it has replayed what it must
 description:
-  - Waits (with a deadline, like pg_wait) until the standby has replayed past O(after_lsn)
+  - >-
+    Waits (with a deadline, like pg_wait) until the standby has replayed past O(after_lsn)
     (a switchover's shutdown checkpoint of the old primary) or, with O(replay_all), everything
     it received or could replay (a failover: the startup process waits for more WAL), then
     promotes it: one psql script reads the replayed position, asks for the promotion
     (C(pg_promote(false))) and waits in the server, in 10 ms steps for up to O(wait)
     seconds, until the standby is a primary (C(pg_promote(true)) looks only every 100 ms).
-  - Once the promotion was asked for, a failure returns C(requested=true): the standby may
+  - >-
+    Once the promotion was asked for, a failure returns C(requested=true): the standby may
     still finish its promotion, and the caller must find out before it lets any other
     node accept writes.
-  - Returns the position it had replayed, the time right after the promotion on this host,
+  - >-
+    Returns the position it had replayed, the time right after the promotion on this host,
     the new timeline and its history file: one round trip for the write-unavailable step.
   - Connects as the postgres user over the local socket (the project's session,
     pgfleet.session).

@@ -10,7 +10,8 @@ short_description: Whether a host's TCP port answers, tried from the controller
 description:
   - Connects to O(host):O(port) from the controller until a connection succeeds or
     O(timeout) seconds have passed; a refused connection is tried again every 0.1 s.
-  - An action plugin (action_plugins/pg_reach.py): no module runs, nothing is sent to the
+  - >-
+    An action plugin (action_plugins/pg_reach.py): no module runs, nothing is sent to the
     host. The on-call playbooks use it so that a lost host leaves the play at once.
 options:
   host:

@@ -17,7 +17,8 @@ description:
     reads the node's WAL from there to its end (C(waldump.txt)), and the segments from the
     fork on are copied to C(wal/).
   - C(pg_rewind --restore-target-wal) runs for real (C(pg_rewind.txt)) when the dry run passed.
-  - The rewind role's password reaches pg_rewind through a passfile (0600, owned by postgres,
+  - >-
+    The rewind role's password reaches pg_rewind through a passfile (0600, owned by postgres,
     removed when the module ends): never argv or the environment.
   - A failed rewind is no module failure; V(rewound) says whether it happened (the caller
     then re-seeds).

@@ -17,7 +17,8 @@ description:
     restart) of O(service). Then it waits until the server accepts connections
     (C(pg_isready) on O(socket_dir)) and gives up as soon as the unit is no longer active
     (the postmaster could not start with a value) or after O(timeout) seconds.
-  - Does not fail when the restart does not come back: RV(up) is false and RV(msg) says
+  - >-
+    Does not fail when the restart does not come back: RV(up) is false and RV(msg) says
     what was last seen, so the task after it can put the previous settings back.
   - O(action=takeover) hands a member that runs under the Debian unit over to Patroni.
     With O(primary=true) Patroni starts (it takes the leader key without a restart), the

@@ -8,7 +8,8 @@ DOCUMENTATION = r"""
 module: pg_slots
 short_description: Create or drop a set of physical replication slots in one round trip
 description:
-  - One way to keep the member slots, on a primary (or a standby about to be promoted:
+  - >-
+    One way to keep the member slots, on a primary (or a standby about to be promoted:
     PostgreSQL keeps its slots through the promotion) and off a standby.
   - O(state=present) creates the slots that are missing (reserving WAL at once). With
     O(recreate_invalid), a slot invalidated past C(max_slot_wal_keep_size) (it holds no WAL

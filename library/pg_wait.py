@@ -8,7 +8,8 @@ DOCUMENTATION = r"""
 module: pg_wait
 short_description: Wait until a SQL condition holds, an LSN is reached, or a replica streams
 description:
-  - Polls the local PostgreSQL server as the postgres user over the local socket until the
+  - >-
+    Polls the local PostgreSQL server as the postgres user over the local socket until the
     condition holds or the deadline passes (the project's session, pgfleet.session: psql
     with C(search_path=pg_catalog,pg_temp) last in C(PGOPTIONS)).
   - On timeout it fails (or, with O(fail=false), returns C(met=false)) with a message that

@@ -8,7 +8,8 @@ DOCUMENTATION = r"""
 module: pg_wal_end
 short_description: Read where a node's WAL ends past a fork point (pg_waldump)
 description:
-  - Runs C(pg_waldump) on the node's C(pg_wal) from the fork point on the fork's timeline to
+  - >-
+    Runs C(pg_waldump) on the node's C(pg_wal) from the fork point on the fork's timeline to
     the first invalid record, and returns that position: the end of what the node wrote,
     so the operator knows what a failover or a rejoin discards.
   - With O(forensics), the records are written to C(waldump.txt) there and the WAL segments
