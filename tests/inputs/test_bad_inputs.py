@@ -28,6 +28,7 @@ CHANGING_PLAYS = (
     "PLAY [PostgreSQL | etcd",
     "PLAY [PostgreSQL | Primary]",
     "PLAY [PostgreSQL | Replicas]",
+    "PLAY [PostgreSQL | PgBouncer",
 )
 PATRONI = {"postgresql_ha_engine": "patroni"}
 # The stand-in hosts' facts are gathered by the first run and read from this cache by the
@@ -352,6 +353,34 @@ BAD = [
         {"postgresql_server_tls_extra_names": ["IP:db.example.com"]},
         ["postgresql_server_tls_extra_names[0]: ", "'IP:db.example.com'", "not an IP address"],
         id="tls-extra-name-ip-not-address",
+    ),
+    pytest.param(
+        {"pgbouncer_default_pool_mode": "transactions"},
+        ["pgbouncer_default_pool_mode: one of session, transaction, statement", "transactions"],
+        id="pgbouncer-pool-mode",
+    ),
+    pytest.param(
+        {"pgbouncer_port": 5432},
+        ["pgbouncer_port: 5432 is already postgresql_cluster_port's port"],
+        id="pgbouncer-port-is-postgresql-port",
+    ),
+    pytest.param(
+        {"pgbouncer_port": 5434},
+        ["pgbouncer_port: 5434 is already postgresql_restore_drill_port's port"],
+        id="pgbouncer-port-is-drill-port",
+    ),
+    pytest.param(
+        {"pgbouncer_databases": {"learning": {"max_db_connections": 500}}},
+        [
+            "pgbouncer_databases: the pools could open 500 server connections per PgBouncer",
+            "postgresql_server_max_connections",
+        ],
+        id="pgbouncer-pools-exceed-the-server",
+    ),
+    pytest.param(
+        {"pgbouncer_track_extra_parameters": ["IntervalStyle", "search_path"]},
+        ["pgbouncer_track_extra_parameters: search_path is never tracked", "CVE-2025-12819"],
+        id="pgbouncer-tracks-search-path",
     ),
 ]
 
