@@ -44,6 +44,14 @@ def finite(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank q-quantile (0..1) of values; NaN when there are none."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
 def median(values: list[float]) -> float | None:
     known = [v for v in values if not math.isnan(v)]
     return round(statistics.median(known), 2) if known else None

@@ -26,16 +26,9 @@ import time
 from contextlib import closing
 
 import psycopg2
-from common import ROOT, Lab, playbook
+from common import ROOT, Lab, percentile, playbook
 
 SECRETS = ROOT / ".lab/secrets"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return (
-        ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
-    )
 
 
 class Load:

@@ -17,6 +17,8 @@ import threading
 import time
 from pathlib import Path
 
+from common import percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 SSH = [
     "ssh", "-i", str(ROOT / ".lab/ssh/id_ed25519"), "-o", "StrictHostKeyChecking=no",
@@ -29,11 +31,6 @@ def remote(host: str, command: str) -> str:
     return subprocess.run(
         [*SSH, f"root@{host}", command], check=True, capture_output=True, text=True
     ).stdout
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:

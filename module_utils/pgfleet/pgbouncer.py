@@ -18,6 +18,8 @@ there to prevent.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Mapping
@@ -109,7 +111,7 @@ def pgbouncer_pools(settings: Mapping[str, Any], context: Mapping[str, Any]) -> 
     # PgBouncers open them: each gets its share (at least one) as max_user_connections.
     users = {}
     for name, limit in sorted((context.get("role_limits") or {}).items()):
-        value = _int(limit) if not isinstance(limit, int) else limit
+        value = _int(limit)
         if value is not None and value >= 0:
             users[str(name)] = {"max_user_connections": max(value // bouncers, 1)}
     return {"usable": usable, "per_bouncer": per_bouncer, "databases": databases, "users": users}
@@ -169,24 +171,20 @@ def pgbouncer_input_problems(settings: Mapping[str, Any], context: Mapping[str, 
             "something else; the auth role must be its own role."
         )
 
-    ignored = s.get("pgbouncer_ignore_startup_parameters")
-    if not isinstance(ignored, list) or not all(
-        isinstance(p, str) and _PARAMETER.match(p) for p in ignored
+    for variable, example in (
+        ("pgbouncer_ignore_startup_parameters", "[extra_float_digits]"),
+        ("pgbouncer_track_extra_parameters", "[IntervalStyle]"),
     ):
-        out.append(
-            "pgbouncer_ignore_startup_parameters: a list of parameter names such as "
-            f"[extra_float_digits]; got {_show(ignored)}."
-        )
+        names = s.get(variable)
+        if not isinstance(names, list) or not all(
+            isinstance(p, str) and _PARAMETER.match(p) for p in names
+        ):
+            out.append(
+                f"{variable}: a list of parameter names such as {example}; got {_show(names)}."
+            )
 
     tracked = s.get("pgbouncer_track_extra_parameters")
-    if not isinstance(tracked, list) or not all(
-        isinstance(p, str) and _PARAMETER.match(p) for p in tracked
-    ):
-        out.append(
-            "pgbouncer_track_extra_parameters: a list of parameter names such as "
-            f"[IntervalStyle]; got {_show(tracked)}."
-        )
-    else:
+    if isinstance(tracked, list) and all(isinstance(p, str) for p in tracked):
         for name in tracked:
             if name.lower() in _NEVER_TRACKED:
                 out.append(
@@ -393,9 +391,6 @@ def admin_env(base: Mapping[str, str], connect_timeout: int = 5) -> dict[str, st
 
 def parse_show(text: str) -> list[dict[str, str]]:
     """psql --csv output of a SHOW command (header first) as rows of {column: text}."""
-    import csv
-    import io
-
     return [dict(row) for row in csv.DictReader(io.StringIO(text))]
 
 
