@@ -175,12 +175,12 @@ def pgbouncer_input_problems(settings: Mapping[str, Any], context: Mapping[str, 
         ("pgbouncer_ignore_startup_parameters", "[extra_float_digits]"),
         ("pgbouncer_track_extra_parameters", "[IntervalStyle]"),
     ):
-        names = s.get(variable)
-        if not isinstance(names, list) or not all(
-            isinstance(p, str) and _PARAMETER.match(p) for p in names
+        given = s.get(variable)
+        if not isinstance(given, list) or not all(
+            isinstance(p, str) and _PARAMETER.match(p) for p in given
         ):
             out.append(
-                f"{variable}: a list of parameter names such as {example}; got {_show(names)}."
+                f"{variable}: a list of parameter names such as {example}; got {_show(given)}."
             )
 
     tracked = s.get("pgbouncer_track_extra_parameters")
