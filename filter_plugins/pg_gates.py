@@ -520,13 +520,15 @@ def pg_patroni_input_problems(
             s.get("patroni_restapi_port"),
             s.get("patroni_haproxy_primary_port"),
             s.get("patroni_haproxy_replica_port"),
+            s.get("patroni_haproxy_direct_port"),
             cluster_port,
         )
     ]
-    if len(set(ports)) != 4:
+    if len(set(ports)) != len(ports):
         out.append(
-            "patroni_restapi_port, patroni_haproxy_primary_port, patroni_haproxy_replica_port "
-            f"and postgresql_cluster_port must all differ; got {', '.join(map(str, ports))}."
+            "patroni_restapi_port, patroni_haproxy_primary_port, patroni_haproxy_replica_port, "
+            "patroni_haproxy_direct_port and postgresql_cluster_port must all differ; "
+            f"got {', '.join(map(str, ports))}."
         )
     lag = s.get("patroni_maximum_lag_on_failover")
     if _int(lag) < 0:

@@ -551,6 +551,7 @@ PATRONI = {
     "patroni_restapi_port": 8008,
     "patroni_haproxy_primary_port": 5000,
     "patroni_haproxy_replica_port": 5001,
+    "patroni_haproxy_direct_port": 5002,
     "patroni_maximum_lag_on_failover": 1048576,
     "patroni_haproxy_bind_address": "10.0.0.11",
     "patroni_restapi_allowlist": ["10.0.0.0/24", "192.0.2.1", "2001:db8::/32"],
@@ -615,9 +616,12 @@ def test_patroni_no_synchronous_standbys_of_our_own():
 
 def test_patroni_ports_differ():
     assert patroni(patroni_haproxy_replica_port=5432) == [
-        "patroni_restapi_port, patroni_haproxy_primary_port, patroni_haproxy_replica_port and "
-        "postgresql_cluster_port must all differ; got 8008, 5000, 5432, 5432."
+        "patroni_restapi_port, patroni_haproxy_primary_port, patroni_haproxy_replica_port, "
+        "patroni_haproxy_direct_port and postgresql_cluster_port must all differ; "
+        "got 8008, 5000, 5432, 5002, 5432."
     ]
+    [problem] = patroni(patroni_haproxy_direct_port=5000)
+    assert problem.endswith("got 8008, 5000, 5001, 5000, 5432.")
 
 
 def test_patroni_lag():
