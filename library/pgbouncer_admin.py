@@ -92,6 +92,13 @@ changed_databases:
   description: The databases paused or resumed.
   returned: when action is pause or resume
   type: list
+paused:
+  description: >-
+    For pause, whether every pooled database of this PgBouncer is now paused (true also
+    when PgBouncer is not installed, and in check mode); false when the pause was given up
+    and undone. A caller that ignores the module's failure reads this, never C(failed).
+  returned: when action is pause
+  type: bool
 seconds:
   description: How long the pause or resume took.
   returned: when action is pause or resume
@@ -201,8 +208,9 @@ def main() -> None:
         module.fail_json(
             msg=f"databases: {bad} are not database names (lower-case letters, digits, _)"
         )
+    held = {"paused": True} if p["action"] == "pause" else {}
     if p["action"] != "show" and not os.path.exists(p["path"]):
-        module.exit_json(changed=False, changed_databases=[], seconds=0.0, installed=False)
+        module.exit_json(changed=False, changed_databases=[], seconds=0.0, installed=False, **held)
     if p["action"] == "repoint":
         repoint(module)
     try:
@@ -222,7 +230,7 @@ def main() -> None:
         else:
             todo = [d for d in pooled if d in paused]
         if module.check_mode or not todo:
-            module.exit_json(changed=bool(todo), changed_databases=todo, seconds=0.0)
+            module.exit_json(changed=bool(todo), changed_databases=todo, seconds=0.0, **held)
         start = time.monotonic()
         done: list[str] = []
         try:
@@ -241,12 +249,16 @@ def main() -> None:
             module.fail_json(
                 msg=f"{exc}; the databases are resumed, clients go on as before",
                 changed_databases=done,
+                **({"paused": False} if held else {}),
             )
         module.exit_json(
-            changed=True, changed_databases=done, seconds=round(time.monotonic() - start, 3)
+            changed=True,
+            changed_databases=done,
+            seconds=round(time.monotonic() - start, 3),
+            **held,
         )
     except ConsoleError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), **({"paused": False} if held else {}))
 
 
 if __name__ == "__main__":

@@ -468,6 +468,18 @@ def paused_databases(databases: list[Mapping[str, str]]) -> list[str]:
     return [row.get("name", "") for row in databases if str(row.get("paused", "0")) == "1"]
 
 
+def not_paused(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The hosts whose PgBouncer did not pause, from the pause task's result on each host:
+    a host where the task ran counts as paused only when the module said so (``paused``);
+    a failure, an unreachable host or a module that could not run at all does not. A host
+    where the task was skipped (no PgBouncer, or not asked to pause) is left out."""
+    return sorted(
+        host
+        for host, result in results.items()
+        if not (result or {}).get("skipped") and (result or {}).get("paused") is not True
+    )
+
+
 def status_report(
     shows: Mapping[str, Mapping[str, Any]], sessions: list[Mapping[str, Any]]
 ) -> dict:

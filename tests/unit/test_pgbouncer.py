@@ -46,6 +46,7 @@ def test_filters_are_exported():
         "pgbouncer_pools",
         "pgbouncer_input_problems",
         "pgbouncer_status_report",
+        "pgbouncer_not_paused",
     }
 
 
@@ -302,6 +303,22 @@ def test_a_quiet_pool_is_no_problem():
 
 def test_paused_databases():
     assert core.paused_databases(core.parse_show(SHOW_DATABASES)) == ["reports"]
+
+
+def test_not_paused_trusts_only_the_modules_own_word():
+    # failed_when false clears `failed`: a pause given up on looks like this when registered.
+    given_up = {"failed": False, "failed_when_result": False, "paused": False, "msg": "timed out"}
+    results = {
+        "pg1": {"changed": True, "paused": True, "changed_databases": ["learning"]},
+        "pg2": given_up,
+        "pg3": {"skipped": True, "changed": False},
+        "pg4": {"failed": False, "msg": "MODULE FAILURE"},  # no word from the module
+        "pg5": {"unreachable": True, "msg": "ssh"},
+        "pg6": {"changed": False, "paused": True, "installed": False},
+    }
+    assert core.not_paused(results) == ["pg2", "pg4", "pg5"]
+    assert FilterModule().filters()["pgbouncer_not_paused"](results) == ["pg2", "pg4", "pg5"]
+    assert core.not_paused({"pg1": {"paused": True}, "pg3": {"skipped": True}}) == []
 
 
 def test_the_status_report_names_who_holds_the_connections():

@@ -4,12 +4,16 @@ Run by the molecule verify step from the controller, against a converged cluster
 Environment: PGFLEET_HOSTS (the nodes' addresses, the primary's first), PGFLEET_PORT
 (PostgreSQL's port), PGFLEET_PGBOUNCER_PORT, PGFLEET_CA (project CA file), PGFLEET_SECRETS
 (directory with the lab's role passwords, pg_<role>, and the verify step's probe roles'
-passwords, pgbouncer_probe and pgbouncer_expired).
+passwords, pgbouncer_probe and pgbouncer_expired). For the switchover refused because a
+PgBouncer cannot pause: PGFLEET_ROOT (the project), PGFLEET_INVENTORY, PGFLEET_PLAYBOOK
+(ansible-playbook) and PGFLEET_SWITCHOVER_TO (a replica's inventory name).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import threading
 import time
 from contextlib import closing
 from pathlib import Path
@@ -23,6 +27,10 @@ PORT = int(os.environ.get("PGFLEET_PORT", "5432"))
 POOLER = int(os.environ.get("PGFLEET_PGBOUNCER_PORT", "6432"))
 CA = os.environ.get("PGFLEET_CA", "")
 SECRETS = Path(os.environ.get("PGFLEET_SECRETS", "/nonexistent"))
+ROOT = Path(os.environ.get("PGFLEET_ROOT", "/nonexistent"))
+INVENTORY = os.environ.get("PGFLEET_INVENTORY", "")
+PLAYBOOK = os.environ.get("PGFLEET_PLAYBOOK", "ansible-playbook")
+SWITCHOVER_TO = os.environ.get("PGFLEET_SWITCHOVER_TO", "")
 DB = "learning"
 PROBE = "pgbouncer_probe"
 EXPIRED = "pgbouncer_expired"
@@ -156,3 +164,47 @@ def test_nobody_but_the_auth_role_may_call_the_lookup():
     assert callers == ["pgbouncer_auth"]
     assert creators == []
     assert owner == "postgres"
+
+
+def _answers_within(host: str, seconds: float):
+    """The primary's address and recovery state through host's PgBouncer, or None when the
+    query has no answer within seconds (a paused PgBouncer holds it)."""
+    answer: list = []
+
+    def ask() -> None:
+        with closing(connect(host, "app", secret("pg_app"))) as conn:
+            answer.append(one(conn, "SELECT pg_is_in_recovery(), host(inet_server_addr())"))
+
+    worker = threading.Thread(target=ask, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return answer[0] if answer else None
+
+
+@pytest.mark.skipif(not INVENTORY or not SWITCHOVER_TO, reason="needs PGFLEET_INVENTORY")
+def test_a_switchover_whose_pgbouncer_cannot_pause_changes_nothing():
+    """A transaction held open through a replica node's PgBouncer keeps its server
+    connection: that PgBouncer cannot pause within pgbouncer_pause_timeout, so the
+    switchover stops before the primary is touched, and every pause is undone."""
+    held = connect(HOSTS[1], "app", secret("pg_app"))
+    held.autocommit = False
+    try:
+        one(held, "SELECT 1")  # in a transaction: the server connection stays with it
+        run = subprocess.run(
+            [PLAYBOOK, "-i", INVENTORY, str(ROOT / "playbooks/switchover.yml"),
+             "-e", f"switchover_to={SWITCHOVER_TO}", "-e", "pgbouncer_pause_timeout=2"],
+            capture_output=True, text=True, timeout=600,
+            env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
+        )  # fmt: skip
+        assert one(held, "SELECT 2") == (2,)  # its transaction went on meanwhile
+        held.commit()
+    finally:
+        held.close()
+    out = " ".join(run.stdout.split())
+    assert run.returncode != 0, out[-2000:]
+    assert "PgBouncer could not pause on" in out, out[-2000:]
+    assert "within 2 s (pgbouncer_pause_timeout)" in out
+    assert "Every pause was undone and nothing was changed" in out
+    assert "Clean fast stop of the old primary" not in out
+    for host in HOSTS:
+        assert _answers_within(host, 10) == (False, HOSTS[0]), f"{host} after the refusal"
