@@ -32,3 +32,17 @@ if [[ ! -x .venv/bin/python || ! -f $stamp || $(cat "$stamp") != "$want" ]]; the
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
   echo "$want" >"$stamp"
 fi
+
+# promtool, for the alert rules' unit tests: Debian's own binary, taken out of its package
+# (promtool on Debian 13, prometheus on Debian 12) without installing it, so no Prometheus
+# service is set up on this machine. The monitoring hosts run Debian 13's.
+if [[ ! -x .venv/bin/promtool ]]; then
+  echo "setup: promtool into .venv/bin"
+  tmp=$(mktemp -d)
+  chmod 0755 "$tmp"
+  fetch() { (cd "$tmp" && { apt-get download -qq promtool || apt-get download -qq prometheus; }) 2>/dev/null; }
+  fetch || { apt-get update -qq && fetch; }
+  dpkg-deb -x "$(ls "$tmp"/*.deb | head -n 1)" "$tmp/root"
+  install -m 0755 "$tmp/root/usr/bin/promtool" .venv/bin/promtool
+  rm -rf "$tmp"
+fi
