@@ -1,0 +1,140 @@
+"""The project's own metrics, for node_exporter's textfile collector (pgfleet-metrics).
+
+What no exporter knows, read from the records the project's jobs leave on the host:
+- the scheduled pgBackRest jobs (pgbackrest-scheduled): last-attempt-<type> holds
+  "<epoch> ok" or "<epoch> failed <why>", last-success-<type> an epoch;
+- the last restore drill (postgresql-restore --report): last-drill.json with "finished"
+  (UTC, %Y-%m-%dT%H:%M:%SZ) and "result" ("passed" or not);
+- the node's certificates: their notAfter.
+
+``render(...)`` returns the text of the .prom file. A record that cannot be read is
+reported as such (pgfleet_record_readable 0), never as a success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+JOBS = ("full", "diff", "incr", "verify")
+_LABEL = re.compile(r'[\\"\n]')
+
+
+def _escape(value: str) -> str:
+    return _LABEL.sub(lambda m: {"\\": "\\\\", '"': '\\"', "\n": "\\n"}[m.group()], value)
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    if not labels:
+        return ""
+    return "{" + ",".join(f'{k}="{_escape(str(v))}"' for k, v in sorted(labels.items())) + "}"
+
+
+class Metrics:
+    """Families in the order first seen, each with its HELP, TYPE and samples."""
+
+    def __init__(self) -> None:
+        self.families: dict[str, tuple[str, list[str]]] = {}
+
+    def add(self, name: str, help_: str, value: float, **labels: str) -> None:
+        family = self.families.setdefault(name, (help_, []))
+        family[1].append(f"{name}{_labels(labels)} {_number(value)}")
+
+    def text(self) -> str:
+        out = []
+        for name, (help_, samples) in self.families.items():
+            out += [f"# HELP {name} {help_}", f"# TYPE {name} gauge", *samples]
+        return "\n".join(out) + "\n"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def parse_attempt(text: str) -> tuple[float, bool] | None:
+    """last-attempt-<type>: (epoch, succeeded), or None when it is not such a record."""
+    parts = text.split(maxsplit=2)
+    if len(parts) < 2 or parts[1] not in ("ok", "failed"):
+        return None
+    try:
+        at = float(parts[0])
+    except ValueError:
+        return None
+    return at, parts[1] == "ok"
+
+
+def parse_drill(text: str) -> tuple[float, bool] | None:
+    """last-drill.json: (finished epoch, passed), or None when it has no finish time."""
+    try:
+        report = json.loads(text)
+        at = datetime.strptime(str(report["finished"]), "%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, KeyError, TypeError):
+        return None
+    return at.replace(tzinfo=UTC).timestamp(), report.get("result") == "passed"
+
+
+def collect(
+    state_dir: Path,
+    drill_report: Path,
+    certificates: Iterable[Path],
+    not_after: Callable[[Path], float],
+    now: float,
+) -> Metrics:
+    """Everything the records say. ``not_after(path)`` returns a certificate's notAfter
+    (epoch seconds) or raises OSError/ValueError."""
+    m = Metrics()
+    readable = "Whether a record pgfleet-metrics reads exists and could be read (1) or not (0)."
+    for job in JOBS:
+        path = state_dir / f"last-attempt-{job}"
+        if not path.exists():
+            continue
+        parsed = None
+        with contextlib.suppress(OSError):
+            parsed = parse_attempt(path.read_text())
+        m.add("pgfleet_record_readable", readable, 1 if parsed else 0, record=str(path))
+        if parsed:
+            at, ok = parsed
+            m.add(
+                "pgfleet_backup_last_attempt_timestamp_seconds",
+                "When the last scheduled pgBackRest job of this type ran on this node.",
+                at, type=job,
+            )  # fmt: skip
+            m.add(
+                "pgfleet_backup_last_attempt_success",
+                "Whether the last scheduled pgBackRest job of this type succeeded (1) or not (0).",
+                1 if ok else 0, type=job,
+            )  # fmt: skip
+    if drill_report.exists():
+        parsed = None
+        with contextlib.suppress(OSError):
+            parsed = parse_drill(drill_report.read_text())
+        m.add("pgfleet_record_readable", readable, 1 if parsed else 0, record=str(drill_report))
+        if parsed:
+            at, passed = parsed
+            m.add(
+                "pgfleet_drill_last_timestamp_seconds",
+                "When the last restore drill on this node finished.",
+                at,
+            )
+            m.add(
+                "pgfleet_drill_last_success",
+                "Whether the last restore drill on this node passed (1) or failed (0).",
+                1 if passed else 0,
+            )
+    for cert in certificates:
+        try:
+            value = not_after(cert)
+        except (OSError, ValueError):
+            m.add("pgfleet_record_readable", readable, 0, record=str(cert))
+            continue
+        m.add(
+            "pgfleet_certificate_not_after_timestamp_seconds",
+            "When this certificate expires (its notAfter).",
+            value, file=str(cert),
+        )  # fmt: skip
+    m.add("pgfleet_metrics_timestamp_seconds", "When pgfleet-metrics last wrote this file.", now)
+    return m
