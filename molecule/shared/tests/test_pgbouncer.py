@@ -204,7 +204,21 @@ def test_a_switchover_whose_pgbouncer_cannot_pause_changes_nothing():
     assert run.returncode != 0, out[-2000:]
     assert "PgBouncer could not pause on" in out, out[-2000:]
     assert "within 2 s (pgbouncer_pause_timeout)" in out
-    assert "Every pause was undone and nothing was changed" in out
+    assert "Every pause was undone" in out and "Nothing else was changed" in out
     assert "Clean fast stop of the old primary" not in out
     for host in HOSTS:
         assert _answers_within(host, 10) == (False, HOSTS[0]), f"{host} after the refusal"
+    # What the switchover prepared before the pause is undone: the target keeps no member
+    # slots (they would hold its WAL for nobody), and every replica streams from the old
+    # primary again (none cascades from the target).
+    monitor = secret("pg_monitoring")
+    with closing(connect(HOSTS[1], "monitoring", monitor, port=PORT)) as target:
+        assert one(target, "SELECT count(*) FROM pg_replication_slots") == (0,)
+
+    def every_replica_streams_from_the_primary() -> bool:
+        with closing(connect(HOSTS[0], "monitoring", monitor, port=PORT)) as primary:
+            return one(
+                primary, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
+            ) == (len(HOSTS) - 1,)
+
+    assert _eventually(every_replica_streams_from_the_primary, 30)
