@@ -1,7 +1,7 @@
 """Bad requests to the on-call playbooks stop before any host is touched.
 
-switchover.yml, failover.yml, rejoin.yml, restore.yml and restore_drill.yml check the
-request (-e ...) in their first task, on the controller. Each bad request must fail there,
+switchover.yml, failover.yml, rejoin.yml, restore.yml, restore_drill.yml and diagnose.yml
+check the request (-e ...) in their first task, on the controller. Each bad request must fail there,
 with a message naming the variable and the expected form: no host is probed, no Python
 traceback.
 """
@@ -22,6 +22,7 @@ CHECK_TASKS = (
     "Request | Check the request",
     "Inputs | Restore and drill settings",
     "Inputs | The weekly drill schedule",
+    "Diagnose | diagnose is one of",
 )
 LATER_TASKS = (
     "Reach | SSH port",
@@ -30,6 +31,7 @@ LATER_TASKS = (
     "Refusals",
     "Repository |",
     "Preflight |",
+    "Diagnose | Read the primary",
 )
 
 
@@ -48,6 +50,18 @@ def run(playbook: str, extra_vars: dict) -> subprocess.CompletedProcess[str]:
 
 
 BAD = [
+    pytest.param(
+        "diagnose.yml",
+        {},
+        ["diagnose is not set", "locks, connections, space, replication, queries"],
+        id="diagnose-missing",
+    ),
+    pytest.param(
+        "diagnose.yml",
+        {"diagnose": "lock"},
+        ["diagnose: 'lock' is not one of locks, connections, space, replication, queries"],
+        id="diagnose-unknown",
+    ),
     pytest.param(
         "switchover.yml", {}, ["switchover_to is required", "input-probe"], id="switchover-missing"
     ),
