@@ -3,7 +3,8 @@
 ``monitoring_alert_rules`` builds the rule file from the thresholds status.yml uses and the
 monitoring_* settings; ``monitoring_alert_rule_problems`` names every setting the rules
 cannot use, before any change to a host; ``monitoring_input_problems`` every monitoring_*
-value; ``monitoring_bcrypt`` the basic-auth hash of the exporters' web.config.
+value; ``monitoring_bcrypt`` the basic-auth hash of the exporters' web.config;
+``monitoring_metric_names`` the metric families the rules read.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pgfleet.filters import wrap
 monitoring_alert_rules = wrap(alerts.alert_rules, AnsibleFilterError)
 monitoring_alert_rule_problems = wrap(alerts.alert_rule_problems, AnsibleFilterError)
 monitoring_input_problems = wrap(monitoring.monitoring_input_problems, AnsibleFilterError)
+monitoring_metric_names = wrap(alerts.metric_names, AnsibleFilterError)
 
 
 def monitoring_bcrypt(password: str, seed: str) -> str:
@@ -49,4 +51,5 @@ class FilterModule:
             "monitoring_alert_rule_problems": monitoring_alert_rule_problems,
             "monitoring_input_problems": monitoring_input_problems,
             "monitoring_bcrypt": monitoring_bcrypt,
+            "monitoring_metric_names": monitoring_metric_names,
         }

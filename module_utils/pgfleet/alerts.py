@@ -94,7 +94,7 @@ ALERTS: tuple[Alert, ...] = (
     Alert(
         "PostgreSQLArchivingFailing", "pgfleet-backup",
         "increase(pg_stat_archiver_failed_count[5m]) > 0"
-        " unless on (instance) increase(pg_stat_archiver_archived_count[5m]) > 0",
+        " unless on (instance) increase(pg_stat_archiver_archived_count[2m]) > 0",
         "5m", "critical",
         "WAL archiving to the repository fails on {{ $labels.instance }}",
     ),
@@ -241,6 +241,22 @@ def runbook_file(name: str) -> str:
         r"PostgreSQL|PgBackRest|PgBouncer|[A-Z][a-z]+|[0-9]+[a-z]*|[A-Z]+(?![a-z])", name
     )
     return "-".join(w.lower() for w in words) + ".md"
+
+
+_METRIC = re.compile(r"\b(up|(?:pg|pgbackrest|pgbouncer|node|pgfleet|patroni|etcd)_[a-z0-9_]+)\b")
+
+
+def metric_names(patroni: bool = False) -> list[str]:
+    """The metric families the rules read, sorted (the Patroni and etcd ones only with
+    ``patroni``): what the exporters must serve for the rules to mean anything."""
+    return sorted(
+        {
+            name
+            for alert in ALERTS
+            if patroni or not alert.patroni_only
+            for name in _METRIC.findall(re.sub(r"\{[a-z_]+\}", "", alert.expr))
+        }
+    )
 
 
 def _number(value: Any) -> float | None:

@@ -370,6 +370,26 @@ BAD = [
         id="pgbouncer-port-is-drill-port",
     ),
     pytest.param(
+        {"monitoring_node_exporter_port": 6432},
+        ["monitoring_node_exporter_port: 6432 is already pgbouncer_port's port"],
+        id="monitoring-exporter-port-is-pgbouncer-port",
+    ),
+    pytest.param(
+        {"monitoring_prometheus_port": 9187},
+        ["monitoring_prometheus_port: 9187 is already monitoring_postgres_exporter_port's port"],
+        id="monitoring-ports-collide",
+    ),
+    pytest.param(
+        {"monitoring_connections_percent": 100},
+        ["connections_percent: a percentage below 100; got 100"],
+        id="monitoring-threshold-out-of-range",
+    ),
+    pytest.param(
+        {"monitoring_alert_for": {"PostgreSQLDown": "soon"}},
+        ["for.PostgreSQLDown: a Prometheus duration such as 30s or 5m"],
+        id="monitoring-alert-for-not-a-duration",
+    ),
+    pytest.param(
         {"pgbouncer_databases": {"learning": {"max_db_connections": 500}}},
         [
             "pgbouncer_databases: the pools could open 500 server connections per PgBouncer",

@@ -391,6 +391,14 @@ def test_the_thresholds_are_the_settings():
     assert "PatroniNoLeader" not in rules and "EtcdNoQuorum" not in rules
 
 
+def test_the_metric_families_the_rules_read():
+    names = alerts.metric_names()
+    assert "pg_up" in names and "pgbackrest_backup_since_last_completion_seconds" in names
+    assert "pgbouncer_max_wait_seconds" not in names  # a threshold's name, not a metric
+    assert not [n for n in names if n.startswith(("patroni_", "etcd_"))]
+    assert {"patroni_cluster_unlocked", "etcd_server_has_leader"} <= set(alerts.metric_names(True))
+
+
 def test_for_can_be_shortened_per_alert():
     rules = alerts.alert_rules({**SETTINGS, "for": {"PostgreSQLArchivingFailing": "30s"}})
     found = {r["alert"]: r for g in rules["groups"] for r in g["rules"]}

@@ -71,6 +71,7 @@ def test_no_monitoring_host_needs_no_receiver_or_password():
 
 def test_the_web_config_hash_is_stable_per_host_and_checks_the_password():
     import bcrypt
+
     from monitoring import FilterModule
 
     hash_ = FilterModule().filters()["monitoring_bcrypt"]
