@@ -181,7 +181,10 @@ def _answers_within(host: str, seconds: float):
     return answer[0] if answer else None
 
 
-@pytest.mark.skipif(not INVENTORY or not SWITCHOVER_TO, reason="needs PGFLEET_INVENTORY")
+@pytest.mark.skipif(
+    not INVENTORY or not SWITCHOVER_TO or len(HOSTS) < 2,
+    reason="needs a primary and a replica (PGFLEET_INVENTORY, PGFLEET_SWITCHOVER_TO)",
+)
 def test_a_switchover_whose_pgbouncer_cannot_pause_changes_nothing():
     """A transaction held open through a replica node's PgBouncer keeps its server
     connection: that PgBouncer cannot pause within pgbouncer_pause_timeout, so the
