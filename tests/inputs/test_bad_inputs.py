@@ -322,7 +322,7 @@ BAD = [
     ),
     pytest.param(
         {**PATRONI, "patroni_haproxy_primary_port": 5432},
-        ["must all differ", "8008, 5432, 5001, 5432"],
+        ["must all differ", "8008, 5432, 5001, 5002, 5432"],
         id="patroni-haproxy-port-is-postgresql",
     ),
     pytest.param(
