@@ -22,6 +22,10 @@ import psycopg2
 import pytest
 from psycopg2 import errors
 
+# An application's sessions, not the project's: PgBouncer refuses startup options, and a
+# play's PGOPTIONS (the project's session options) must not reach them.
+os.environ.pop("PGOPTIONS", None)
+
 HOSTS = [h for h in os.environ.get("PGFLEET_HOSTS", "").split(",") if h]
 PORT = int(os.environ.get("PGFLEET_PORT", "5432"))
 POOLER = int(os.environ.get("PGFLEET_PGBOUNCER_PORT", "6432"))
