@@ -5,7 +5,8 @@ The failover scenario and bench/failover.py run it on the controller against a
 multi-host connection string (target_session_attrs=read-write), so it follows the primary
 through a failover or a switchover the way an application driver would. An id is logged
 only after its COMMIT returned: every logged id must survive. An id whose COMMIT failed
-is never reused. Each log line: "<id> <unix time> <server address>".
+is never reused. Each log line: "<id> <unix time> <server address>", the server that took
+that row (asked in the same transaction).
 
 The writer is an application's session: it ignores PGOPTIONS, which a test may set for its
 own sessions (synchronous_commit=local there would make every commit asynchronous and a
@@ -156,13 +157,19 @@ def main() -> int:
                 with conn.cursor() as cur:
                     # The settings are read in every transaction, the first included: a
                     # reload may empty synchronous_standby_names while the session lasts.
+                    # The server is asked in every transaction too: through a pooler the
+                    # session outlives its server (a repointed PgBouncer), and the log
+                    # must name the server that took the row.
                     cur.execute(
                         f"INSERT INTO {args.table} (id) VALUES (%s)"
                         " RETURNING current_setting('synchronous_commit'),"
-                        " current_setting('synchronous_standby_names')",
+                        " current_setting('synchronous_standby_names'),"
+                        " host(inet_server_addr())",
                         (next_id,),
                     )
-                    reason = asynchronous_reason(*cur.fetchone())
+                    commit_mode, standbys, took = cur.fetchone()
+                    server = took or "local"
+                    reason = asynchronous_reason(commit_mode, standbys)
                 action = on_asynchronous(args.require_synchronous, reason)
                 if action == "stop":
                     conn.rollback()  # never acknowledged: not logged
