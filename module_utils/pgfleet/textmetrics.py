@@ -77,6 +77,18 @@ def parse_drill(text: str) -> tuple[float, bool] | None:
     return at.replace(tzinfo=UTC).timestamp(), report.get("result") == "passed"
 
 
+READABLE = "Whether a record pgfleet-metrics reads exists and could be read (1) or not (0)."
+
+
+def _record(m: Metrics, path: Path, parse: Callable[[str], tuple[float, bool] | None]):
+    """A record parsed, and whether it could be read, as pgfleet_record_readable."""
+    parsed = None
+    with contextlib.suppress(OSError):
+        parsed = parse(path.read_text())
+    m.add("pgfleet_record_readable", READABLE, 1 if parsed else 0, record=str(path))
+    return parsed
+
+
 def collect(
     state_dir: Path,
     drill_report: Path,
@@ -87,15 +99,11 @@ def collect(
     """Everything the records say. ``not_after(path)`` returns a certificate's notAfter
     (epoch seconds) or raises OSError/ValueError."""
     m = Metrics()
-    readable = "Whether a record pgfleet-metrics reads exists and could be read (1) or not (0)."
     for job in JOBS:
         path = state_dir / f"last-attempt-{job}"
         if not path.exists():
             continue
-        parsed = None
-        with contextlib.suppress(OSError):
-            parsed = parse_attempt(path.read_text())
-        m.add("pgfleet_record_readable", readable, 1 if parsed else 0, record=str(path))
+        parsed = _record(m, path, parse_attempt)
         if parsed:
             at, ok = parsed
             m.add(
@@ -109,10 +117,7 @@ def collect(
                 1 if ok else 0, type=job,
             )  # fmt: skip
     if drill_report.exists():
-        parsed = None
-        with contextlib.suppress(OSError):
-            parsed = parse_drill(drill_report.read_text())
-        m.add("pgfleet_record_readable", readable, 1 if parsed else 0, record=str(drill_report))
+        parsed = _record(m, drill_report, parse_drill)
         if parsed:
             at, passed = parsed
             m.add(
@@ -129,7 +134,7 @@ def collect(
         try:
             value = not_after(cert)
         except (OSError, ValueError):
-            m.add("pgfleet_record_readable", readable, 0, record=str(cert))
+            m.add("pgfleet_record_readable", READABLE, 0, record=str(cert))
             continue
         m.add(
             "pgfleet_certificate_not_after_timestamp_seconds",
