@@ -10,7 +10,8 @@ The metric names are those of the Debian 13 exporters: prometheus-postgres-expor
 database_wraparound and postmaster on), prometheus-pgbackrest-exporter 0.19,
 prometheus-pgbouncer-exporter 0.10, prometheus-node-exporter 1.9 with the project's
 textfile metrics (``pgfleet_*``, written by pgfleet-metrics on every node), Patroni 4's
-and etcd 3.5's own /metrics. Known traps of those versions, and how the rules avoid them:
+own /metrics, and etcd 3.5's, which pgfleet-metrics relays from each member's client port
+through node_exporter (job node). Known traps of those versions, and how the rules avoid them:
 
 - pg_stat_archiver_last_archive_age is NaN on a node that never archived (a replica): a
   comparison with NaN is false, so the archive-age rule never fires there.
@@ -52,6 +53,13 @@ ALERTS: tuple[Alert, ...] = (
         "MonitoringTargetDown", "pgfleet-monitoring",
         "up == 0", "5m", "critical",
         "Prometheus cannot scrape {{ $labels.job }} on {{ $labels.instance }}",
+    ),
+    Alert(
+        "NodeMetricsStale", "pgfleet-monitoring",
+        # pgfleet-metrics writes every minute: its records (backups, drill, certificates,
+        # etcd's relayed metrics) are stale when it stops.
+        "time() - pgfleet_metrics_timestamp_seconds > 300", "5m", "warning",
+        "pgfleet-metrics has not written {{ $labels.instance }}'s textfile metrics for 5 min",
     ),
     Alert(
         "PostgreSQLDown", "pgfleet-postgresql",
@@ -216,12 +224,66 @@ ALERTS: tuple[Alert, ...] = (
         patroni_only=True,
     ),
     Alert(
+        "EtcdUnreachable", "pgfleet-patroni",
+        "pgfleet_etcd_metrics_readable == 0", "2m", "critical",
+        "etcd on {{ $labels.instance }} does not answer on its client port",
+        patroni_only=True,
+    ),
+    Alert(
         "EtcdNoQuorum", "pgfleet-patroni",
         "etcd_server_has_leader == 0", "1m", "critical",
         "etcd on {{ $labels.instance }} has no leader",
         patroni_only=True,
     ),
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Record:
+    """A recording rule: a capacity series Prometheus keeps, for dashboards and planning."""
+
+    name: str
+    expr: str
+    meaning: str
+
+
+# Capacity over time. Growth is deriv() over 6 h (a least-squares slope: one VACUUM FULL or
+# a bulk load does not dominate it) scaled to a day. The dead-tuple ratio is the cheap,
+# continuous bloat signal (what autovacuum has not reclaimed yet); the estimate of space
+# already lost to bloat is in status.yml's weekly capacity report. pg_stat_statements has
+# no percentiles (calls, total, mean, stddev, min, max per statement): the latency kept is
+# the mean per database over 5 minutes, from the exporter's statements (its top 100 by
+# total time).
+RECORDS: tuple[Record, ...] = (
+    Record(
+        "pgfleet:database_size_bytes:growth_per_day",
+        "deriv(pg_database_size_bytes[6h]) * 86400",
+        "bytes a day each database grows (negative: shrinks), over the last 6 h",
+    ),
+    Record(
+        "pgfleet:table_size_bytes:growth_per_day",
+        "deriv(pg_stat_user_tables_size_bytes[6h]) * 86400",
+        "bytes a day each table of the exporter's database grows, over the last 6 h",
+    ),
+    Record(
+        "pgfleet:table_dead_tuples:ratio",
+        "pg_stat_user_tables_n_dead_tup"
+        " / clamp_min(pg_stat_user_tables_n_live_tup + pg_stat_user_tables_n_dead_tup, 1)",
+        "the share of each table's tuples that are dead and not yet vacuumed",
+    ),
+    Record(
+        "pgfleet:connections:used_ratio",
+        "sum by (instance) (pg_stat_activity_count)"
+        " / on (instance) max by (instance) (pg_settings_max_connections)",
+        "connections in use on each node, as a share of max_connections",
+    ),
+    Record(
+        "pgfleet:statement_mean_seconds:rate5m",
+        "sum by (instance, datname) (rate(pg_stat_statements_seconds_total[5m]))"
+        " / sum by (instance, datname) (rate(pg_stat_statements_calls_total[5m]) > 0)",
+        "mean execution time of a statement in each database over 5 minutes",
+    ),
+)
 
 # Settings the rules read: the first eight are status.yml's (postgresql_cluster.status),
 # the rest the monitoring role's. Each is a number above 0; a percentage is below 100.
@@ -249,13 +311,9 @@ _METRIC = re.compile(r"\b(up|(?:pg|pgbackrest|pgbouncer|node|pgfleet|patroni|etc
 def metric_names(patroni: bool = False) -> list[str]:
     """The metric families the rules read, sorted (the Patroni and etcd ones only with
     ``patroni``): what the exporters must serve for the rules to mean anything."""
+    exprs = [a.expr for a in ALERTS if patroni or not a.patroni_only] + [r.expr for r in RECORDS]
     return sorted(
-        {
-            name
-            for alert in ALERTS
-            if patroni or not alert.patroni_only
-            for name in _METRIC.findall(re.sub(r"\{[a-z_]+\}", "", alert.expr))
-        }
+        {name for expr in exprs for name in _METRIC.findall(re.sub(r"\{[a-z_]+\}", "", expr))}
     )
 
 
@@ -335,4 +393,5 @@ def alert_rules(settings: Mapping[str, Any]) -> dict[str, Any]:
             "runbook_url": f"{base}/{runbook_file(alert.name)}",
         }  # fmt: skip
         groups.setdefault(alert.group, []).append(rule)
+    groups["pgfleet-capacity"] = [{"record": r.name, "expr": r.expr} for r in RECORDS]
     return {"groups": [{"name": name, "rules": rules} for name, rules in groups.items()]}

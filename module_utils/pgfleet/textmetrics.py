@@ -5,7 +5,12 @@ What no exporter knows, read from the records the project's jobs leave on the ho
   "<epoch> ok" or "<epoch> failed <why>", last-success-<type> an epoch;
 - the last restore drill (postgresql-restore --report): last-drill.json with "finished"
   (UTC, %Y-%m-%dT%H:%M:%SZ) and "result" ("passed" or not);
-- the node's certificates: their notAfter.
+- the node's certificates: their notAfter;
+- under Patroni, a few of the local etcd member's own metrics (ETCD_FAMILIES), relayed
+  from its client port: etcd requires a client certificate from its own CA there, and
+  one given to Prometheus would also let it write Patroni's leader key. The node reads
+  them with the member's own certificate, and Prometheus gets them through
+  node_exporter's TLS and basic auth.
 
 ``render(...)`` returns the text of the .prom file. A record that cannot be read is
 reported as such (pgfleet_record_readable 0), never as a success.
@@ -39,6 +44,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.families: dict[str, tuple[str, list[str]]] = {}
+        self.raw: list[str] = []  # relayed lines, with their own HELP and TYPE
 
     def add(self, name: str, help_: str, value: float, **labels: str) -> None:
         family = self.families.setdefault(name, (help_, []))
@@ -48,6 +54,7 @@ class Metrics:
         out = []
         for name, (help_, samples) in self.families.items():
             out += [f"# HELP {name} {help_}", f"# TYPE {name} gauge", *samples]
+        out += self.raw
         return "\n".join(out) + "\n"
 
 
@@ -89,15 +96,52 @@ def _record(m: Metrics, path: Path, parse: Callable[[str], tuple[float, bool] | 
     return parsed
 
 
+# etcd's families worth relaying: leadership, failed and pending proposals, the size of its
+# database against its quota.
+ETCD_FAMILIES = (
+    "etcd_server_has_leader", "etcd_server_is_leader", "etcd_server_leader_changes_seen_total",
+    "etcd_server_proposals_failed_total", "etcd_server_proposals_pending",
+    "etcd_mvcc_db_total_size_in_bytes", "etcd_server_quota_backend_bytes",
+)  # fmt: skip
+_SAMPLE = re.compile(
+    r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?\s+(\S+)(\s+-?[0-9]+)?$'
+)
+
+
+def relay(text: str, families: Iterable[str]) -> list[str] | None:
+    """The HELP, TYPE and sample lines of ``families`` in a Prometheus text exposition
+    (timestamps dropped: the textfile collector refuses them), or None when ``text`` is not
+    one or holds none of them. A sample whose value is not a number is left out."""
+    wanted = set(families)
+    out: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            parts = line.split(maxsplit=3)
+            if len(parts) >= 3 and parts[2] in wanted:
+                out.append(line)
+            continue
+        match = _SAMPLE.match(line.strip())
+        if not match or match.group(1) not in wanted:
+            continue
+        try:
+            float(match.group(3))
+        except ValueError:
+            continue
+        out.append(f"{match.group(1)}{match.group(2) or ''} {match.group(3)}")
+    return out if any(not line.startswith("#") for line in out) else None
+
+
 def collect(
     state_dir: Path,
     drill_report: Path,
     certificates: Iterable[Path],
     not_after: Callable[[Path], float],
     now: float,
+    etcd: str | None = None,
 ) -> Metrics:
     """Everything the records say. ``not_after(path)`` returns a certificate's notAfter
-    (epoch seconds) or raises OSError/ValueError."""
+    (epoch seconds) or raises OSError/ValueError. ``etcd``: the local member's /metrics
+    text when it was asked for ("" when it could not be read), None when it was not."""
     m = Metrics()
     for job in JOBS:
         path = state_dir / f"last-attempt-{job}"
@@ -141,5 +185,14 @@ def collect(
             "When this certificate expires (its notAfter).",
             value, file=str(cert),
         )  # fmt: skip
+    if etcd is not None:
+        relayed = relay(etcd, ETCD_FAMILIES)
+        m.add(
+            "pgfleet_etcd_metrics_readable",
+            "Whether the local etcd member answered on its client port with its metrics (1)"
+            " or not (0).",
+            1 if relayed else 0,
+        )
+        m.raw.extend(relayed or [])
     m.add("pgfleet_metrics_timestamp_seconds", "When pgfleet-metrics last wrote this file.", now)
     return m

@@ -284,9 +284,22 @@ CASES: dict[str, Case] = {
         [{'patroni_failsafe_mode_is_active{instance="pg1",job="patroni",scope="main",name="pg1"}': "0x200"}],
     ),
     "EtcdNoQuorum": Case(
-        {'etcd_server_has_leader{instance="pg1",job="etcd"}': "0x200"},
-        {"instance": "pg1", "job": "etcd"},
-        [{'etcd_server_has_leader{instance="pg1",job="etcd"}': "1x200"}],
+        {'etcd_server_has_leader{instance="pg1",job="node"}': "0x200"},
+        {"instance": "pg1", "job": "node"},
+        [{'etcd_server_has_leader{instance="pg1",job="node"}': "1x200"}],
+    ),
+    "EtcdUnreachable": Case(
+        {'pgfleet_etcd_metrics_readable{instance="pg1",job="node"}': "0x200"},
+        {"instance": "pg1", "job": "node"},
+        [{'pgfleet_etcd_metrics_readable{instance="pg1",job="node"}': "1x200"}],
+    ),
+    "NodeMetricsStale": Case(
+        # written once at t=0 and never again: 300 s later it is stale
+        {'pgfleet_metrics_timestamp_seconds{instance="pg1",job="node"}': "0x200"},
+        {"instance": "pg1", "job": "node"},
+        # written every minute (the value is the time of the write)
+        [{'pgfleet_metrics_timestamp_seconds{instance="pg1",job="node"}': "0+60x200"}],
+        warm=6,
     ),
 }
 # fmt: on
@@ -313,6 +326,7 @@ def rules():
         rule["alert"]: rule
         for group in alerts.alert_rules(SETTINGS)["groups"]
         for rule in group["rules"]
+        if "alert" in rule
     }
 
 
@@ -328,7 +342,7 @@ def test_promtool_accepts_the_rule_file(rule_file):
         [promtool(), "check", "rules", str(rule_file)], capture_output=True, text=True
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert f"SUCCESS: {len(alerts.ALERTS)} rules found" in run.stdout
+    assert f"SUCCESS: {len(alerts.ALERTS) + len(alerts.RECORDS)} rules found" in run.stdout
 
 
 def test_every_alert_has_its_cases():
@@ -382,9 +396,92 @@ def test_the_alert_fires_after_its_for_and_not_on_healthy_series(name, rules, ru
     assert run.returncode == 0, run.stdout + run.stderr
 
 
+# ---- The capacity recording rules ------------------------------------------------------
+
+# fmt: off
+# Each recording rule on synthetic series (1m apart), and the value it must record at the
+# evaluation time, with its labels.
+RECORD_CASES = {
+    "pgfleet:database_size_bytes:growth_per_day": (
+        # +1 MiB a minute for 7 h: 1440 MiB a day
+        {'pg_database_size_bytes{instance="pg1",job="postgres",datname="learning"}': "0+1048576x420"},
+        "7h",
+        [{"labels": 'pgfleet:database_size_bytes:growth_per_day{instance="pg1",job="postgres",datname="learning"}',
+          "value": 1440 * 1048576}],
+    ),
+    "pgfleet:table_size_bytes:growth_per_day": (
+        # shrinking by 1 KiB a minute
+        {'pg_stat_user_tables_size_bytes{instance="pg1",job="postgres",datname="learning",schemaname="app",relname="lessons"}': "10000000-1024x420"},
+        "7h",
+        [{"labels": 'pgfleet:table_size_bytes:growth_per_day{instance="pg1",job="postgres",datname="learning",schemaname="app",relname="lessons"}',
+          "value": -1440 * 1024}],
+    ),
+    "pgfleet:table_dead_tuples:ratio": (
+        {'pg_stat_user_tables_n_dead_tup{instance="pg1",job="postgres",relname="lessons"}': "25x10",
+         'pg_stat_user_tables_n_live_tup{instance="pg1",job="postgres",relname="lessons"}': "75x10",
+         'pg_stat_user_tables_n_dead_tup{instance="pg1",job="postgres",relname="empty"}': "0x10",
+         'pg_stat_user_tables_n_live_tup{instance="pg1",job="postgres",relname="empty"}': "0x10"},
+        "5m",
+        [{"labels": 'pgfleet:table_dead_tuples:ratio{instance="pg1",job="postgres",relname="empty"}', "value": 0},
+         {"labels": 'pgfleet:table_dead_tuples:ratio{instance="pg1",job="postgres",relname="lessons"}', "value": 0.25}],
+    ),
+    "pgfleet:connections:used_ratio": (
+        {f'pg_stat_activity_count{{instance="pg1",job="postgres",{SRV},datname="learning",state="active"}}': "30x10",
+         f'pg_stat_activity_count{{instance="pg1",job="postgres",{SRV},datname="learning",state="idle"}}': "20x10",
+         f'pg_settings_max_connections{{instance="pg1",job="postgres",{SRV}}}': "200x10"},
+        "5m",
+        [{"labels": 'pgfleet:connections:used_ratio{instance="pg1"}', "value": 0.25}],
+    ),
+    "pgfleet:statement_mean_seconds:rate5m": (
+        # learning: 2 statements (8 calls a minute each, 0.125 and 0.375 s each): mean
+        # (1 + 3) / 16 = 0.25 s. postgres: no calls: no value (never a division by 0).
+        {'pg_stat_statements_calls_total{instance="pg1",job="postgres",datname="learning",queryid="1"}': "0+8x20",
+         'pg_stat_statements_seconds_total{instance="pg1",job="postgres",datname="learning",queryid="1"}': "0+1x20",
+         'pg_stat_statements_calls_total{instance="pg1",job="postgres",datname="learning",queryid="2"}': "0+8x20",
+         'pg_stat_statements_seconds_total{instance="pg1",job="postgres",datname="learning",queryid="2"}': "0+3x20",
+         'pg_stat_statements_calls_total{instance="pg1",job="postgres",datname="postgres",queryid="3"}': "5x20",
+         'pg_stat_statements_seconds_total{instance="pg1",job="postgres",datname="postgres",queryid="3"}': "1x20"},
+        "15m",
+        [{"labels": 'pgfleet:statement_mean_seconds:rate5m{instance="pg1",datname="learning"}', "value": 0.25}],
+    ),
+}
+# fmt: on
+
+
+def test_every_recording_rule_has_its_case():
+    assert set(RECORD_CASES) == {r.name for r in alerts.RECORDS}
+
+
+@pytest.mark.parametrize("name", sorted(RECORD_CASES))
+def test_the_recording_rule_records_what_it_means(name, rule_file, tmp_path):
+    inputs, at, expected = RECORD_CASES[name]
+    spec = tmp_path / "test.yml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "rule_files": [str(rule_file)],
+                "evaluation_interval": "1m",
+                "tests": [
+                    {
+                        "interval": "1m",
+                        "input_series": series(inputs),
+                        "promql_expr_test": [
+                            {"expr": name, "eval_time": at, "exp_samples": expected}
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+    run = subprocess.run(
+        [promtool(), "test", "rules", str(spec)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
 def test_the_thresholds_are_the_settings():
     changed = {**SETTINGS, "max_lag_bytes": 1048576, "max_archive_age_minutes": 5, "patroni": False}
-    rules = {r["alert"]: r for g in alerts.alert_rules(changed)["groups"] for r in g["rules"]}
+    rules = {r.get("alert"): r for g in alerts.alert_rules(changed)["groups"] for r in g["rules"]}
     assert rules["PostgreSQLReplicaLagBytes"]["expr"].endswith("> 1048576")
     assert "1 MiB behind" in rules["PostgreSQLReplicaLagBytes"]["annotations"]["summary"]
     assert "> 300 and" in rules["PostgreSQLArchiveTooOld"]["expr"]
@@ -401,7 +498,7 @@ def test_the_metric_families_the_rules_read():
 
 def test_for_can_be_shortened_per_alert():
     rules = alerts.alert_rules({**SETTINGS, "for": {"PostgreSQLArchivingFailing": "30s"}})
-    found = {r["alert"]: r for g in rules["groups"] for r in g["rules"]}
+    found = {r.get("alert"): r for g in rules["groups"] for r in g["rules"]}
     assert found["PostgreSQLArchivingFailing"]["for"] == "30s"
     assert found["PostgreSQLDown"]["for"] == "1m"
 

@@ -131,3 +131,167 @@ def test_label_values_are_escaped():
     m = textmetrics.Metrics()
     m.add("x", "help", 1, file='a"b\\c\nd')
     assert 'x{file="a\\"b\\\\c\\nd"} 1' in m.text()
+
+
+ETCD_TEXT = """\
+# HELP etcd_server_has_leader Whether or not a leader exists. 1 is existence, 0 is not.
+# TYPE etcd_server_has_leader gauge
+etcd_server_has_leader 1
+# HELP etcd_server_leader_changes_seen_total The number of leader changes seen.
+# TYPE etcd_server_leader_changes_seen_total counter
+etcd_server_leader_changes_seen_total 3
+# HELP etcd_disk_wal_fsync_duration_seconds The latency distributions of fsync.
+# TYPE etcd_disk_wal_fsync_duration_seconds histogram
+etcd_disk_wal_fsync_duration_seconds_bucket{le="0.001"} 10
+etcd_mvcc_db_total_size_in_bytes{note="a } in a label"} 2.4576e+04 1796622000000
+etcd_server_proposals_pending NaN
+etcd_server_is_leader not-a-number
+"""
+
+
+def test_relay_keeps_only_the_wanted_families_with_their_help_and_type():
+    lines = textmetrics.relay(ETCD_TEXT, textmetrics.ETCD_FAMILIES)
+    assert lines == [
+        "# HELP etcd_server_has_leader Whether or not a leader exists. 1 is existence, 0 is not.",
+        "# TYPE etcd_server_has_leader gauge",
+        "etcd_server_has_leader 1",
+        "# HELP etcd_server_leader_changes_seen_total The number of leader changes seen.",
+        "# TYPE etcd_server_leader_changes_seen_total counter",
+        "etcd_server_leader_changes_seen_total 3",
+        # the timestamp dropped (the textfile collector refuses one), the label kept whole
+        'etcd_mvcc_db_total_size_in_bytes{note="a } in a label"} 2.4576e+04',
+        "etcd_server_proposals_pending NaN",
+    ]
+
+
+@pytest.mark.parametrize("text", ["", "<html>502 Bad Gateway</html>", "# HELP x y\nx 1\n"])
+def test_relay_of_nothing_it_wants_is_none(text):
+    assert textmetrics.relay(text, textmetrics.ETCD_FAMILIES) is None
+
+
+def _issue(name, key, issuer, issuer_key, usage, sans=()):
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        .not_valid_after(dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+    )
+    if usage is None:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+    else:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), False)
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _pem(obj) -> bytes:
+    if isinstance(obj, x509.Certificate):
+        return obj.public_bytes(serialization.Encoding.PEM)
+    return obj.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+@pytest.fixture
+def etcd_like(tmp_path):
+    """An HTTPS server that, like etcd's client port, requires a client certificate from
+    its CA and serves ETCD_TEXT at /metrics. Yields (url, member tls dir, stranger dir)."""
+    import http.server
+    import ipaddress
+    import ssl
+    import threading
+
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    def ca(name):
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        return key, subject, _issue(name, key, subject, key, None)
+
+    ca_key, ca_name, ca_cert = ca("etcd CA")
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server = _issue(
+        "pg1", server_key, ca_name, ca_key, ExtendedKeyUsageOID.SERVER_AUTH,
+        [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+    )  # fmt: skip
+    dirs = {}
+    for who, (issuer_key, issuer_name, _) in {
+        "member": (ca_key, ca_name, ca_cert),
+        "stranger": ca("another CA"),
+    }.items():
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _issue(who, key, issuer_name, issuer_key, ExtendedKeyUsageOID.CLIENT_AUTH)
+        d = tmp_path / who
+        d.mkdir()
+        (d / "ca.crt").write_bytes(_pem(ca_cert))
+        (d / "member.crt").write_bytes(_pem(cert))
+        (d / "member.key").write_bytes(_pem(key))
+        dirs[who] = d
+    (tmp_path / "server.pem").write_bytes(_pem(server) + _pem(server_key))
+    (tmp_path / "ca.pem").write_bytes(_pem(ca_cert))
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = ETCD_TEXT.encode() if self.path == "/metrics" else b"no"
+            self.send_response(200 if self.path == "/metrics" else 404)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "server.pem")
+    context.load_verify_locations(tmp_path / "ca.pem")
+    context.verify_mode = ssl.CERT_REQUIRED
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{httpd.server_address[1]}/metrics", dirs
+    finally:
+        httpd.shutdown()
+
+
+def test_the_tool_relays_etcd_through_its_client_certificate(tmp_path, tool, etcd_like):
+    url, dirs = etcd_like
+    out = tmp_path / "pgfleet.prom"
+    argv = ["--out", str(out), "--state-dir", str(tmp_path), "--drill-report", str(out)]
+    assert tool.main([*argv, "--etcd-url", url, "--etcd-tls-dir", str(dirs["member"])]) == 0
+    got = samples(out.read_text())
+    assert got["pgfleet_etcd_metrics_readable"] == 1
+    assert got["etcd_server_has_leader"] == 1
+    assert got["etcd_server_leader_changes_seen_total"] == 3
+    assert "# TYPE etcd_server_leader_changes_seen_total counter" in out.read_text()
+    assert not any(k.startswith("etcd_disk") for k in got)
+
+
+def test_an_etcd_that_refuses_the_certificate_is_unreadable_not_silent(
+    tmp_path, tool, etcd_like, capsys
+):
+    url, dirs = etcd_like
+    out = tmp_path / "pgfleet.prom"
+    argv = ["--out", str(out), "--state-dir", str(tmp_path), "--drill-report", str(out)]
+    # a client certificate of another CA (and trusting that CA): the handshake fails
+    assert tool.main([*argv, "--etcd-url", url, "--etcd-tls-dir", str(dirs["stranger"])]) == 0
+    got = samples(out.read_text())
+    assert got["pgfleet_etcd_metrics_readable"] == 0
+    assert not any(k.startswith("etcd_") for k in got)
+    assert "etcd's metrics at" in capsys.readouterr().err
+    # nothing listening: the same
+    dead = "https://127.0.0.1:1/metrics"
+    assert tool.main([*argv, "--etcd-url", dead, "--etcd-tls-dir", str(dirs["member"])]) == 0
+    assert samples(out.read_text())["pgfleet_etcd_metrics_readable"] == 0
+
+
+def test_without_etcd_there_is_no_etcd_metric(tmp_path, tool):
+    out = tmp_path / "pgfleet.prom"
+    assert tool.main(["--out", str(out), "--state-dir", str(tmp_path)]) == 0
+    assert "pgfleet_etcd" not in out.read_text()
