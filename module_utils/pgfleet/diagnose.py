@@ -85,11 +85,11 @@ class Query:
         return [name for name, _ in self.columns]
 
 
-def read_only(sql: str) -> str:
+def read_only(sql: str, application_name: str = APPLICATION_NAME) -> str:
     """The script psql runs: the session's name, then the query inside a READ ONLY
     transaction."""
     return (
-        f"SET application_name = '{APPLICATION_NAME}';\n"
+        f"SET application_name = '{application_name}';\n"
         f"BEGIN READ ONLY;\n{sql.strip().rstrip(';')};\nCOMMIT;\n"
     )
 

@@ -390,6 +390,16 @@ BAD = [
         id="monitoring-alert-for-not-a-duration",
     ),
     pytest.param(
+        {"postgresql_status_capacity_keep": 1},
+        ["postgresql_status_capacity_keep: a whole number of 2 or more"],
+        id="capacity-keeps-one-snapshot",
+    ),
+    pytest.param(
+        {"postgresql_status_capacity_dir": "var/lib/capacity"},
+        ["postgresql_status_capacity_dir: an absolute path without spaces"],
+        id="capacity-dir-relative",
+    ),
+    pytest.param(
         {"pgbouncer_databases": {"learning": {"max_db_connections": 500}}},
         [
             "pgbouncer_databases: the pools could open 500 server connections per PgBouncer",
