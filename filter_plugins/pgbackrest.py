@@ -20,13 +20,12 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from pgfleet import advisories, lsn, replication
+from pgfleet import advisories, replication, walholes
 from pgfleet.filters import wrap
 
-_lsn_int = wrap(lsn.lsn_int, AnsibleFilterError)
-_ancestry = wrap(lsn.history_ancestry, AnsibleFilterError)
 _replication_report = wrap(replication.report, AnsibleFilterError)
 _advisories = wrap(advisories.applying, AnsibleFilterError)
+_classify = wrap(walholes.classify, AnsibleFilterError)
 
 
 R2_JURISDICTIONS = {"default": "", "eu": ".eu", "fedramp": ".fedramp"}
@@ -664,13 +663,6 @@ def pgbackrest_status_report(
 
 # --- holes in the WAL archive ----------------------------------------------------------------
 
-_SEGMENT_NAME = re.compile(r"^[0-9A-F]{24}$")
-
-
-def _segment_no(name: str) -> int:
-    """A WAL segment's number within its timeline (16 MiB segments, 256 per log id)."""
-    return int(name[8:16], 16) * 256 + int(name[16:24], 16)
-
 
 def _repo_document(repo: Mapping[str, Any]) -> Mapping[str, Any] | None:
     stdout = repo.get("stdout")
@@ -726,69 +718,9 @@ def pgbackrest_holes_report(repo: Any, archiver: Any = None) -> dict[str, Any]:
         out["problems"].append(f"the WAL archive could not be checked for holes: {reason}")
         return out
     out["checked"] = True
-    backups = [
-        b
-        for b in (doc.get("info") or {}).get("backup") or []
-        if isinstance(b, Mapping)
-        and not b.get("error")
-        and (b.get("lsn") or {}).get("start")
-        and (b.get("archive") or {}).get("start")
-    ]
-    # Only holes on the history of the timeline the tool read (the primary's) matter: one on
-    # a branch that timeline left (past the switch point) is on no restore's path.
-    ends = None
-    if doc.get("timeline"):
-        ancestry = _ancestry(doc.get("history") or "", int(doc["timeline"]))
-        ends = {a["timeline"]: a["end"] for a in ancestry}
-    for hole in doc.get("holes") or []:
-        timeline = int(hole["timeline"])
-        end = _lsn_int(hole["lsn_end"], "hole lsn_end")
-        start = _lsn_int(hole["lsn_start"], "hole lsn_start")
-        if ends is not None and (
-            timeline not in ends or (ends[timeline] is not None and start >= ends[timeline])
-        ):
-            out["holes"].append(dict(hole, after_backup=None, on_history=False))
-            continue
-        after = [
-            b
-            for b in backups
-            if int(str(b["archive"]["start"])[:8], 16) >= timeline
-            and _lsn_int(b["lsn"]["start"], "backup lsn") >= end
-        ]
-        label = after[0].get("label") if after else None
-        out["holes"].append(dict(hole, after_backup=label, on_history=True))
-        where = (
-            f"timeline {timeline}, LSN {hole['lsn_start']} to {hole['lsn_end']}, segments "
-            f"{hole['first']}..{hole['last']}"
-        )
-        since, until = hole.get("from") or "?", hole.get("to") or "?"
-        if label:
-            out["warnings"].append(
-                f"targets between {since} and {until} cannot be restored: WAL dropped ({where}); "
-                f"backups from {label} on are not affected"
-            )
-        else:
-            out["problems"].append(
-                f"WAL dropped from the archive between {since} and {until} ({where}), and no "
-                f"backup started after it: no restore reaches a time after {since}, the latest "
-                "point included. Take a full backup now (pgbackrest-scheduled full)"
-            )
     row = _query_row(archiver) if archiver is not None else None
-    wal = str((row or {}).get("last_archived_wal") or "")
-    if _SEGMENT_NAME.match(wal):
-        timeline = int(wal[:8], 16)
-        end = (doc.get("ends") or {}).get(str(timeline))
-        if end is None or _segment_no(wal) > _segment_no(str(end.get("segment"))):
-            held = (
-                f"ends at {end.get('segment')} on timeline {timeline}"
-                if end
-                else f"holds no segment of timeline {timeline}"
-            )
-            out["problems"].append(
-                f"PostgreSQL counts WAL up to {wal} as archived, but the repository {held}: "
-                "pgBackRest dropped the segments after it (archive-push-queue-max); "
-                "point-in-time recovery past it is broken until a new full backup"
-            )
+    found = _classify(doc, str((row or {}).get("last_archived_wal") or ""))
+    out.update(holes=found["holes"], problems=found["problems"], warnings=found["warnings"])
     return out
 
 

@@ -136,6 +136,20 @@ ALERTS: tuple[Alert, ...] = (
         "The last scheduled {{ $labels.type }} backup on {{ $labels.instance }} failed",
     ),
     Alert(
+        "PgBackRestWalHole", "pgfleet-backup",
+        # From the hourly check on the primary (postgresql-restore walcheck): a hole no
+        # backup started after.
+        'max by (instance) (pgfleet_wal_holes{{state="open"}}) > 0', "1m", "critical",
+        "The WAL archive has a hole no backup started after ({{ $labels.instance }}'s"
+        " timeline): no restore reaches a time past it",
+    ),
+    Alert(
+        "PgBackRestWalCheckFailing", "pgfleet-backup",
+        "pgfleet_wal_check_success == 0", "2h", "warning",
+        "The hourly check of the WAL archive for holes on {{ $labels.instance }} cannot read"
+        " the repository",
+    ),
+    Alert(
         "DiskSpaceLow", "pgfleet-host",
         f"100 * node_filesystem_avail_bytes{{{{{FS}}}}}"
         f" / node_filesystem_size_bytes{{{{{FS}}}}} < {{min_free_percent}}",

@@ -11,6 +11,8 @@
   environment, never a message.
 - Every call has a timeout; an agent that does not answer, or whose certificate is refused,
   raises PatroniUnreachable; any HTTP answer (a 503 included) is a Response.
+- ``client_cert`` (certificate and key files) presents a client certificate: pgfleet-metrics
+  reads the local etcd member's /metrics with the member's own, under the same TLS rules.
 """
 
 from __future__ import annotations
@@ -110,10 +112,13 @@ class Client:
         server_name: str | None = None,
         credentials: tuple[str, str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        client_cert: tuple[str, str] | None = None,
     ) -> None:
         self.host, self.port = split_address(address)
         self.server_name = server_name or self.host
         self.context = tls_context(cafile)
+        if client_cert:
+            self.context.load_cert_chain(str(client_cert[0]), str(client_cert[1]))
         self._credentials = credentials
         self.timeout = float(timeout)
 

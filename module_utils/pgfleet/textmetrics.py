@@ -6,6 +6,8 @@ What no exporter knows, read from the records the project's jobs leave on the ho
 - the last restore drill (postgresql-restore --report): last-drill.json with "finished"
   (UTC, %Y-%m-%dT%H:%M:%SZ) and "result" ("passed" or not);
 - the node's certificates: their notAfter;
+- the hourly check for holes in the WAL archive (postgresql-restore walcheck, on the
+  primary): walcheck.json with "result", "primary", "at", "open" and "closed";
 - under Patroni, a few of the local etcd member's own metrics (ETCD_FAMILIES), relayed
   from its client port: etcd requires a client certificate from its own CA there, and
   one given to Prometheus would also let it write Patroni's leader key. The node reads
@@ -84,6 +86,27 @@ def parse_drill(text: str) -> tuple[float, bool] | None:
     return at.replace(tzinfo=UTC).timestamp(), report.get("result") == "passed"
 
 
+def parse_walcheck(text: str) -> dict | None:
+    """walcheck.json: {"ok", "primary", "at", "open", "closed"}, or None when it is not
+    such a report. A failed check is ok false (at None when the report has no time)."""
+    try:
+        report = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(report, dict) or report.get("result") not in ("passed", "failed"):
+        return None
+    at = report.get("at")
+    at = float(at) if isinstance(at, int | float) and not isinstance(at, bool) else None
+    if report["result"] == "failed":
+        return {"ok": False, "primary": report.get("primary"), "at": at}
+    if report.get("primary") is False:
+        return {"ok": True, "primary": False, "at": at}
+    counts = [report.get("open"), report.get("closed")]
+    if at is None or not all(isinstance(n, int) and not isinstance(n, bool) for n in counts):
+        return None
+    return {"ok": True, "primary": True, "at": at, "open": counts[0], "closed": counts[1]}
+
+
 READABLE = "Whether a record pgfleet-metrics reads exists and could be read (1) or not (0)."
 
 
@@ -138,10 +161,13 @@ def collect(
     not_after: Callable[[Path], float],
     now: float,
     etcd: str | None = None,
+    walcheck: Path | None = None,
 ) -> Metrics:
     """Everything the records say. ``not_after(path)`` returns a certificate's notAfter
     (epoch seconds) or raises OSError/ValueError. ``etcd``: the local member's /metrics
-    text when it was asked for ("" when it could not be read), None when it was not."""
+    text when it was asked for ("" when it could not be read), None when it was not.
+    ``walcheck``: the WAL hole check's report (nothing when it does not exist yet; on a
+    replica only whether the check ran)."""
     m = Metrics()
     for job in JOBS:
         path = state_dir / f"last-attempt-{job}"
@@ -185,6 +211,35 @@ def collect(
             "When this certificate expires (its notAfter).",
             value, file=str(cert),
         )  # fmt: skip
+    if walcheck is not None and walcheck.exists():
+        parsed = None
+        with contextlib.suppress(OSError):
+            parsed = parse_walcheck(walcheck.read_text())
+        m.add("pgfleet_record_readable", READABLE, 1 if parsed else 0, record=str(walcheck))
+        if parsed and (parsed["primary"] is not False or not parsed["ok"]):
+            at = parsed["at"]
+            if at is None:
+                with contextlib.suppress(OSError):
+                    at = walcheck.stat().st_mtime
+            m.add(
+                "pgfleet_wal_check_success",
+                "Whether the last check of the WAL archive for holes could read it (1) or not (0).",
+                1 if parsed["ok"] else 0,
+            )
+            if at is not None:
+                m.add(
+                    "pgfleet_wal_check_timestamp_seconds",
+                    "When the last check of the WAL archive for holes ran.",
+                    at,
+                )
+            if parsed["ok"]:
+                for state in ("open", "closed"):
+                    m.add(
+                        "pgfleet_wal_holes",
+                        "Holes in the WAL archive along the primary's timeline: open (no"
+                        " backup started after it: no restore crosses it) or closed.",
+                        parsed[state], state=state,
+                    )  # fmt: skip
     if etcd is not None:
         relayed = relay(etcd, ETCD_FAMILIES)
         m.add(

@@ -288,6 +288,19 @@ CASES: dict[str, Case] = {
         {"instance": "pg1", "job": "node"},
         [{'etcd_server_has_leader{instance="pg1",job="node"}': "1x200"}],
     ),
+    "PgBackRestWalHole": Case(
+        {'pgfleet_wal_holes{instance="pg1",job="node",state="open"}': "1x200",
+         'pgfleet_wal_holes{instance="pg1",job="node",state="closed"}': "0x200"},
+        {"instance": "pg1"},
+        # closed holes (a backup started after them) are status.yml's warning, not an alert
+        [{'pgfleet_wal_holes{instance="pg1",job="node",state="open"}': "0x200",
+          'pgfleet_wal_holes{instance="pg1",job="node",state="closed"}': "2x200"}],
+    ),
+    "PgBackRestWalCheckFailing": Case(
+        {'pgfleet_wal_check_success{instance="pg1",job="node"}': "0x200"},
+        {"instance": "pg1", "job": "node"},
+        [{'pgfleet_wal_check_success{instance="pg1",job="node"}': "1x200"}],
+    ),
     "EtcdUnreachable": Case(
         {'pgfleet_etcd_metrics_readable{instance="pg1",job="node"}': "0x200"},
         {"instance": "pg1", "job": "node"},

@@ -681,3 +681,72 @@ def test_main_reports_an_unexpected_error_too(tool, host, monkeypatch, capsys):
 def test_progress_goes_to_stderr_off_a_terminal(tool, capsys):
     tool.log("restoring")
     assert "postgresql-restore: restoring" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------- walcheck
+def _primary(host, timeline="00000001", last_archived="000000010000000000000006"):
+    host.sql += [(r"pg_is_in_recovery", [["f", timeline, last_archived]])]
+
+
+_HOLE_LISTING = {
+    ".": {"type": "path"},
+    **_seg(1, 3, T0 + 180),
+    **_seg(1, 4, T0 + 240),
+    **_seg(1, 6, T0 + 360),
+}
+
+
+def test_walcheck_on_the_primary_finds_an_open_hole(tool, host, monkeypatch):
+    # segment 5 is missing, and the only backup started before it: no restore crosses it
+    _primary(host)
+    _repo_host(host, _HOLE_LISTING)
+    monkeypatch.setattr(tool, "PGBACKREST_LOG_DIR", "/nonexistent")
+    out = tool.cmd_walcheck(_args())
+    assert out["primary"] is True and out["timeline"] == 1 and out["at"] == T0
+    assert (out["open"], out["closed"]) == (1, 0)
+    assert "000000010000000000000005" in out["problems"][0]
+
+
+def test_walcheck_a_hole_a_later_backup_started_after_is_closed(tool, host, monkeypatch):
+    later = json.loads(json.dumps(INFO))
+    later[0]["backup"].append(
+        {
+            "label": "20261206-110000F",
+            "type": "full",
+            "timestamp": {"start": T0 + 370, "stop": T0 + 400},
+            "lsn": {"start": "0/6000028", "stop": "0/6000100"},
+            "archive": {"start": "000000010000000000000006"},
+            "database": {"id": 1},
+        }
+    )
+    _primary(host)
+    _repo_host(host, _HOLE_LISTING, info=later)
+    monkeypatch.setattr(tool, "PGBACKREST_LOG_DIR", "/nonexistent")
+    out = tool.cmd_walcheck(_args())
+    assert (out["open"], out["closed"]) == (0, 1)
+    assert "20261206-110000F" in out["warnings"][0]
+
+
+def test_walcheck_sees_wal_postgresql_counts_archived_past_the_repositorys_end(
+    tool, host, monkeypatch
+):
+    # no hole in the listing, but PostgreSQL says segment 9 was archived: 7-9 were dropped
+    _primary(host, last_archived="000000010000000000000009")
+    _repo_host(host, {".": {"type": "path"}, **_seg(1, 3, T0), **_seg(1, 4, T0 + 60)})
+    monkeypatch.setattr(tool, "PGBACKREST_LOG_DIR", "/nonexistent")
+    out = tool.cmd_walcheck(_args())
+    assert out["open"] == 1 and "counts WAL up to 000000010000000000000009" in out["problems"][0]
+
+
+def test_walcheck_on_a_replica_reads_no_repository(tool, host):
+    host.sql += [(r"pg_is_in_recovery", [["t", "", "000000010000000000000006"]])]
+    out = tool.cmd_walcheck(_args())
+    assert out == {"result": "passed", "primary": False, "at": T0}
+    assert host.argvs == []
+
+
+def test_walcheck_fails_when_the_repository_does_not_answer(tool, host):
+    _primary(host)
+    host.commands += [("info", (28, "", "ERROR: [028]: unable to connect"))]
+    with pytest.raises(tool.Failure):
+        tool.cmd_walcheck(_args())

@@ -255,7 +255,7 @@ def etcd_like(tmp_path):
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"https://127.0.0.1:{httpd.server_address[1]}/metrics", dirs
+        yield f"127.0.0.1:{httpd.server_address[1]}", dirs
     finally:
         httpd.shutdown()
 
@@ -264,7 +264,7 @@ def test_the_tool_relays_etcd_through_its_client_certificate(tmp_path, tool, etc
     url, dirs = etcd_like
     out = tmp_path / "pgfleet.prom"
     argv = ["--out", str(out), "--state-dir", str(tmp_path), "--drill-report", str(out)]
-    assert tool.main([*argv, "--etcd-url", url, "--etcd-tls-dir", str(dirs["member"])]) == 0
+    assert tool.main([*argv, "--etcd", url, "--etcd-tls-dir", str(dirs["member"])]) == 0
     got = samples(out.read_text())
     assert got["pgfleet_etcd_metrics_readable"] == 1
     assert got["etcd_server_has_leader"] == 1
@@ -280,14 +280,14 @@ def test_an_etcd_that_refuses_the_certificate_is_unreadable_not_silent(
     out = tmp_path / "pgfleet.prom"
     argv = ["--out", str(out), "--state-dir", str(tmp_path), "--drill-report", str(out)]
     # a client certificate of another CA (and trusting that CA): the handshake fails
-    assert tool.main([*argv, "--etcd-url", url, "--etcd-tls-dir", str(dirs["stranger"])]) == 0
+    assert tool.main([*argv, "--etcd", url, "--etcd-tls-dir", str(dirs["stranger"])]) == 0
     got = samples(out.read_text())
     assert got["pgfleet_etcd_metrics_readable"] == 0
     assert not any(k.startswith("etcd_") for k in got)
     assert "etcd's metrics at" in capsys.readouterr().err
     # nothing listening: the same
-    dead = "https://127.0.0.1:1/metrics"
-    assert tool.main([*argv, "--etcd-url", dead, "--etcd-tls-dir", str(dirs["member"])]) == 0
+    dead = "127.0.0.1:1"
+    assert tool.main([*argv, "--etcd", dead, "--etcd-tls-dir", str(dirs["member"])]) == 0
     assert samples(out.read_text())["pgfleet_etcd_metrics_readable"] == 0
 
 
@@ -295,3 +295,60 @@ def test_without_etcd_there_is_no_etcd_metric(tmp_path, tool):
     out = tmp_path / "pgfleet.prom"
     assert tool.main(["--out", str(out), "--state-dir", str(tmp_path)]) == 0
     assert "pgfleet_etcd" not in out.read_text()
+
+
+@pytest.mark.parametrize(
+    ("report", "parsed"),
+    [
+        ({"result": "passed", "primary": True, "at": 5.0, "open": 1, "closed": 2},
+         {"ok": True, "primary": True, "at": 5.0, "open": 1, "closed": 2}),
+        ({"result": "passed", "primary": False, "at": 5.0},
+         {"ok": True, "primary": False, "at": 5.0}),
+        ({"result": "failed", "problems": ["store unreachable"]},
+         {"ok": False, "primary": None, "at": None}),
+        ({"result": "passed", "primary": True, "at": 5.0, "open": "1", "closed": 0}, None),
+        ({"result": "passed", "primary": True, "open": 1, "closed": 0}, None),
+        ({"result": "maybe"}, None),
+        ([1, 2], None),
+    ],
+)  # fmt: skip
+def test_parse_walcheck(report, parsed):
+    assert textmetrics.parse_walcheck(json.dumps(report)) == parsed
+    assert textmetrics.parse_walcheck("{not json") is None
+
+
+def _walcheck_run(tmp_path, tool, report):
+    check = tmp_path / "walcheck.json"
+    check.write_text(report if isinstance(report, str) else json.dumps(report))
+    out = tmp_path / "pgfleet.prom"
+    argv = ["--out", str(out), "--state-dir", str(tmp_path), "--drill-report", str(out)]
+    assert tool.main([*argv, "--walcheck", str(check)]) == 0
+    return samples(out.read_text()), check
+
+
+def test_the_tool_reports_open_and_closed_holes_on_the_primary(tmp_path, tool):
+    report = {"result": "passed", "primary": True, "at": 1796600000, "open": 1, "closed": 0}
+    got, check = _walcheck_run(tmp_path, tool, report)
+    assert got['pgfleet_wal_holes{state="open"}'] == 1
+    assert got['pgfleet_wal_holes{state="closed"}'] == 0
+    assert got["pgfleet_wal_check_success"] == 1
+    assert got["pgfleet_wal_check_timestamp_seconds"] == 1796600000
+    assert got[f'pgfleet_record_readable{{record="{check}"}}'] == 1
+
+
+def test_a_failed_check_is_a_failure_with_the_files_time_and_no_hole_count(tmp_path, tool):
+    got, check = _walcheck_run(tmp_path, tool, {"result": "failed", "problems": ["x"]})
+    assert got["pgfleet_wal_check_success"] == 0
+    assert abs(got["pgfleet_wal_check_timestamp_seconds"] - check.stat().st_mtime) < 1
+    assert not any(k.startswith("pgfleet_wal_holes") for k in got)
+
+
+def test_a_replica_reports_no_wal_check(tmp_path, tool):
+    got, _ = _walcheck_run(tmp_path, tool, {"result": "passed", "primary": False, "at": 1.0})
+    assert not any(k.startswith("pgfleet_wal_") for k in got)
+
+
+def test_an_unreadable_wal_check_is_never_a_success(tmp_path, tool):
+    got, check = _walcheck_run(tmp_path, tool, "garbage")
+    assert got[f'pgfleet_record_readable{{record="{check}"}}'] == 0
+    assert not any(k.startswith("pgfleet_wal_") for k in got)
