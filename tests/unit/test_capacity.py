@@ -6,11 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+import test_session
 from conftest import load_script
 
-from pgfleet import capacity
+from pgfleet import capacity, diagnose, session
 from pgfleet.errors import InputError
 from pgfleet.session import SessionError
+
+# The throwaway PostgreSQL of test_session (skipped without initdb or root).
+server = test_session.server
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "roles/postgresql_status/files/pgfleet-capacity"
@@ -340,3 +344,41 @@ def test_bad_capacity_settings_are_named(settings, problem):
     assert capacity.input_problems(good) == []
     problems = capacity.input_problems({**good, **settings})
     assert len(problems) == 1 and problem in problems[0], problems
+
+
+# --- on a real server -------------------------------------------------------------------------
+
+
+def test_a_snapshot_on_a_real_server_reads_every_database_and_judges_the_indexes(server):
+    admin = session.Session(server["port"], host=server["socket"])
+    admin.script(
+        "CREATE DATABASE capacity_probe;\n"
+        "\\connect capacity_probe\n"
+        "CREATE SCHEMA app;\n"
+        "CREATE TABLE app.lessons (id int PRIMARY KEY, topic int, note text);\n"
+        "INSERT INTO app.lessons SELECT g, g % 50, md5(g::text) FROM generate_series(1, 2000) g;\n"
+        "CREATE INDEX lessons_topic ON app.lessons (topic);\n"
+        "CREATE INDEX lessons_note ON app.lessons (note);\n"
+        "ANALYZE app.lessons;\n"
+        "SET enable_seqscan = off; SET enable_bitmapscan = off;\n"
+        "SELECT count(*) FROM app.lessons WHERE topic = 3;\n"
+    )
+    s = session.Session(
+        server["port"], host=server["socket"], options=diagnose.SESSION_OPTIONS, timeout=30
+    )
+    snap = capacity.snapshot(lambda db, sql: s.script(sql, db=db).rows, "local")
+    dbs = {d["name"]: d for d in snap["databases"]}
+    assert {"postgres", "capacity_probe"} <= set(dbs) and "template1" not in dbs
+    probe = dbs["capacity_probe"]
+    assert probe["size"] > 0 and probe["estimated"] is False
+    lessons = next(t for t in probe["tables"] if t["name"] == "lessons")
+    assert lessons["total"] > lessons["heap"] > 0 and lessons["indexes"] > 0
+    indexes = {i["name"]: i for i in probe["indexes"]}
+    assert indexes["lessons_pkey"]["enforces"] is True
+    assert indexes["lessons_topic"]["scans"] >= 1
+    report = capacity.report({"local": [snap]}, "local", snap["at"])
+    unused = [e["name"] for e in report["unused"] if e["database"] == "capacity_probe"]
+    assert unused == ["lessons_note"]
+    # the snapshot wrote nothing: its session was read-only
+    with pytest.raises(session.SessionError, match="read-only transaction"):
+        s.script("CREATE TABLE pg_temp.x (i int);\n", db="capacity_probe")
