@@ -1,9 +1,9 @@
 """Bad requests to the on-call playbooks stop before any host is touched.
 
-switchover.yml, failover.yml, rejoin.yml, restore.yml, restore_drill.yml and diagnose.yml
-check the request (-e ...) in their first task, on the controller. Each bad request must fail there,
-with a message naming the variable and the expected form: no host is probed, no Python
-traceback.
+switchover.yml, failover.yml, rejoin.yml, restore.yml, restore_drill.yml, diagnose.yml and
+rotate.yml check the request (-e ...) in their first task, on the controller. Each bad
+request must fail there, with a message naming the variable and the expected form: no host
+is probed, no Python traceback.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ CHECK_TASKS = (
     "Inputs | Restore and drill settings",
     "Inputs | The weekly drill schedule",
     "Diagnose | diagnose is one of",
+    "Rotate | The request",
 )
 LATER_TASKS = (
     "Reach | SSH port",
@@ -50,6 +51,59 @@ def run(playbook: str, extra_vars: dict) -> subprocess.CompletedProcess[str]:
 
 
 BAD = [
+    pytest.param(
+        "rotate.yml",
+        {},
+        ["Rotation refused, nothing was changed", "rotate is not set"],
+        id="rotate-missing",
+    ),
+    pytest.param(
+        "rotate.yml",
+        {"rotate": "replicator"},
+        ["'replicator' is not something rotate.yml rotates", "role:app", "replication, rewind"],
+        id="rotate-unknown",
+    ),
+    pytest.param(
+        "rotate.yml",
+        {"rotate": "role:nobody"},
+        ["'role:nobody' names no application login role", "the roles are migrator, app"],
+        id="rotate-unknown-role",
+    ),
+    pytest.param(
+        "rotate.yml",
+        {"rotate": "repo_cipher", "rotate_confirm": "repo_cipher"},
+        ["repo_cipher (the repository cipher passphrase", "is not built yet"],
+        id="rotate-not-built-yet",
+    ),
+    pytest.param(
+        "rotate.yml",
+        {"rotate": "replication", "postgresql_replica_password_next": ""},
+        ["postgresql_replica_password_next: missing; put the new secret in the vault"],
+        id="rotate-next-missing",
+    ),
+    pytest.param(
+        "rotate.yml",
+        {
+            "rotate": "replication",
+            "rotate_confirm": "replication",
+            "postgresql_replica_password": "the-same-secret-123",
+            "postgresql_replica_password_next": "the-same-secret-123",
+        },
+        ["postgresql_replica_password_next: the same as the current secret"],
+        id="rotate-next-same",
+    ),
+    pytest.param(
+        "rotate.yml",
+        {"rotate_finish": "replication", "rotate_confirm": "replication"},
+        ["rotate_finish: replication ends in one run and has nothing to finish"],
+        id="rotate-finish-one-phase",
+    ),
+    pytest.param(
+        "rotate.yml",
+        {"rotate": "replication", "postgresql_ha_engine": "patroni"},
+        ["is not built yet under Patroni"],
+        id="rotate-under-patroni",
+    ),
     pytest.param(
         "diagnose.yml",
         {},

@@ -1,0 +1,265 @@
+"""Credential rotation (playbooks/rotate.yml): what can be rotated, the request's refusals,
+the plan, the record each node keeps of every secret, and the secrets' ages status.yml
+reports.
+
+A rotation reads the new secret from the inventory (the vault), never from ``-e``: the
+``*_next`` variable of each secret (SECRETS). It prints its plan and acts only with
+``-e rotate_confirm=WHAT``. Two-phase rotations (a role's password, the repository
+cipher, the CA) keep both the old and the new secret working until
+``-e rotate_finish=WHAT``; the others end in one run.
+
+The record (``/var/lib/pgfleet/rotations.json`` on every node, the same everywhere):
+``{"secrets": {NAME: {"first_seen": epoch, "rotated_at": epoch | null,
+"open": {"started_at": epoch} | null}}}``. ``first_seen`` is when the project first saw the
+secret (its install, or the first run that kept a record): a secret never rotated is at
+least that old.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InputError
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Secret:
+    name: str
+    meaning: str
+    next_var: str  # where the new secret is read from ("" for the CA: made by the play)
+    two_phase: bool
+    built: bool  # rotate.yml can rotate it today (streaming engine)
+    built_patroni: bool = False  # and under Patroni
+
+
+SECRETS: tuple[Secret, ...] = (
+    Secret("role", "an application login role's password",
+           "postgresql_access_roles[].password_next", True, False),
+    Secret("replication", "the replication role's password (postgresql_replica_password)",
+           "postgresql_replica_password_next", False, True),
+    Secret("rewind", "the pg_rewind role's password (postgresql_ha_rewind_password)",
+           "postgresql_ha_rewind_password_next", False, True),
+    Secret("patroni_restapi", "Patroni's REST API password (patroni_restapi_password)",
+           "patroni_restapi_password_next", False, False),
+    Secret("r2_keys", "the store's access key pair (pgbackrest_s3_key, pgbackrest_s3_key_secret)",
+           "pgbackrest_s3_key_next, pgbackrest_s3_key_secret_next", False, False),
+    Secret("repo_cipher", "the repository cipher passphrase (pgbackrest_cipher_pass)",
+           "pgbackrest_cipher_pass_next", True, False),
+    Secret("tls_ca", "the project CA and every certificate it signed", "", True, False),
+)  # fmt: skip
+BY_NAME = {s.name: s for s in SECRETS}
+# The age past which a secret is a problem in status.yml, in days (policy), unless
+# postgresql_cluster_status_max_secret_age_days says otherwise per secret.
+DEFAULT_MAX_AGE_DAYS = {
+    "role": 365, "replication": 365, "rewind": 365, "patroni_restapi": 365,
+    "r2_keys": 365, "repo_cipher": 90, "tls_ca": 3650,
+}  # fmt: skip
+_ROLE = re.compile(r"^role:([a-z_][a-z0-9_]{0,62})$")
+
+
+def kind(what: str) -> Secret | None:
+    """The Secret a WHAT names, or None."""
+    if isinstance(what, str) and _ROLE.match(what):
+        return BY_NAME["role"]
+    return BY_NAME.get(what) if isinstance(what, str) and what != "role" else None
+
+
+def whats(roles: Sequence[str]) -> list[str]:
+    """Every WHAT the inventory allows: role:NAME for each application login role."""
+    return [f"role:{r}" for r in roles] + [s.name for s in SECRETS if s.name != "role"]
+
+
+def login_roles(roles: Any, replica_user: str, rewind_user: str) -> list[str]:
+    """The application login roles of postgresql_access_roles (a password, login not off,
+    not marked absent): every one but the replication and pg_rewind roles, which are
+    rotated as `replication` and `rewind`."""
+    out = []
+    for role in roles or []:
+        if not isinstance(role, Mapping) or not role.get("name"):
+            continue
+        if role.get("state", "present") == "absent" or role.get("login", True) is False:
+            continue
+        if role["name"] in (replica_user, rewind_user) or not role.get("password"):
+            continue
+        out.append(str(role["name"]))
+    return out
+
+
+def tracked(roles: Any, replica_user: str, rewind_user: str, patroni: bool) -> list[str]:
+    """Every secret of this inventory whose age status.yml reports."""
+    out = [f"role:{name}" for name in login_roles(roles, replica_user, rewind_user)]
+    out += ["replication", "rewind"] + (["patroni_restapi"] if patroni else [])
+    return [*out, "r2_keys", "repo_cipher", "tls_ca"]
+
+
+def with_password(roles: Any, name: str, password: str) -> list[Any]:
+    """postgresql_access_roles with the password of role ``name`` replaced (what a rotation
+    applies: the declared state, with the new secret)."""
+    found = False
+    out = []
+    for role in roles or []:
+        if isinstance(role, Mapping) and role.get("name") == name:
+            role, found = {**role, "password": password}, True
+        out.append(role)
+    if not found:
+        raise InputError(f"postgresql_access_roles: no role {name!r} to rotate")
+    return out
+
+
+def _equal(a: Any, b: Any) -> bool:
+    import hmac
+
+    return hmac.compare_digest(str(a).encode(), str(b).encode())
+
+
+def request_problems(
+    request: Mapping[str, Any],
+    secrets: Mapping[str, Any],
+    record: Mapping[str, Any],
+    login_roles: Sequence[str] = (),
+) -> list[str]:
+    """Why a rotation request is refused, each naming what to do instead; [] when it may
+    go on. request: {what, finish (bool), patroni (bool: the engine)}. secrets: {current,
+    next} of the WHAT (never printed). record: the WHAT's record (see the module's
+    docstring) or {}. login_roles: the application login roles of postgresql_access_roles."""
+    what = request.get("what")
+    if what is None or what == "":
+        return [
+            "rotate is not set: playbooks/rotate.yml -e rotate=WHAT, WHAT one of "
+            + ", ".join(whats(login_roles))
+        ]
+    secret = kind(what)
+    if secret is None:
+        return [
+            f"rotate: {what!r} is not something rotate.yml rotates; WHAT is one of "
+            + ", ".join(whats(login_roles))
+        ]
+    if secret.name == "role" and what.split(":", 1)[1] not in login_roles:
+        return [
+            f"rotate: {what!r} names no application login role of postgresql_access_roles;"
+            f" the roles are {', '.join(login_roles) or 'none'}"
+        ]
+    patroni = bool(request.get("patroni"))
+    if not (secret.built_patroni if patroni else secret.built):
+        engine = " under Patroni" if patroni else ""
+        built = [s.name for s in SECRETS if (s.built_patroni if patroni else s.built)]
+        return [
+            f"rotate: {what} ({secret.meaning}) is not built yet{engine}; this version rotates"
+            f"{engine} {', '.join(built) or 'nothing'}. Until then, change it as the"
+            " credential-rotation runbook says"
+        ]
+    finish = bool(request.get("finish"))
+    is_open = bool((record or {}).get("open"))
+    if finish:
+        if not secret.two_phase:
+            return [
+                f"rotate_finish: {what} ends in one run and has nothing to finish; run"
+                f" playbooks/rotate.yml -e rotate={what} instead"
+            ]
+        if not is_open:
+            return [
+                f"rotate_finish: no rotation of {what} was started on these hosts; start one"
+                f" with playbooks/rotate.yml -e rotate={what}"
+            ]
+        return []
+    if is_open:
+        return [
+            f"rotate: a rotation of {what} is open since {_utc(record['open'].get('started_at'))};"
+            f" finish it with -e rotate_finish={what} before starting another"
+        ]
+    if not secret.next_var:
+        return []
+    new, old = secrets.get("next"), secrets.get("current")
+    if new is None or str(new) == "":
+        return [
+            f"{secret.next_var}: missing; put the new secret in the vault under this name"
+            " (rotate.yml never takes a secret from -e), then run it again"
+        ]
+    if old is not None and _equal(new, old):
+        return [f"{secret.next_var}: the same as the current secret; put a new one in the vault"]
+    return []
+
+
+def confirmed(request: Mapping[str, Any]) -> bool:
+    """Whether the operator typed the WHAT again: rotate_confirm (or, for a finish,
+    rotate_confirm) equal to it."""
+    what = request.get("what") or ""
+    return bool(what) and request.get("confirm") == what
+
+
+def updated(record: Mapping[str, Any] | None, what: str, phase: str, now: float) -> dict[str, Any]:
+    """The whole record after ``phase`` of a rotation of ``what``: 'seen' (keep, or add
+    first_seen), 'done' (a one-phase rotation, or a finish), 'started' (a two-phase
+    start)."""
+    if phase not in ("seen", "done", "started"):
+        raise InputError(f"phase: {phase!r}; expected seen, done or started")
+    out = {"secrets": dict((record or {}).get("secrets") or {})}
+    entry = dict(out["secrets"].get(what) or {})
+    entry.setdefault("first_seen", now)
+    entry.setdefault("rotated_at", None)
+    entry.setdefault("open", None)
+    if phase == "done":
+        entry["rotated_at"], entry["open"] = now, None
+    elif phase == "started":
+        entry["open"] = {"started_at": now}
+    out["secrets"][what] = entry
+    return out
+
+
+def ages(
+    record: Mapping[str, Any] | None,
+    tracked: Sequence[str],
+    now: float,
+    max_age_days: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """status.yml's view of the secrets in ``tracked`` (WHATs): {lines, problems,
+    warnings, secrets}. A secret older than its policy (max_age_days by secret kind or by
+    WHAT, else DEFAULT_MAX_AGE_DAYS) is a problem; one without a record is a warning
+    (site.yml records it); an open rotation is a warning."""
+    limits = {**DEFAULT_MAX_AGE_DAYS, **(max_age_days or {})}
+    secrets = (record or {}).get("secrets") or {}
+    out: dict[str, Any] = {"lines": [], "problems": [], "warnings": [], "secrets": {}}
+    for what in tracked:
+        secret = kind(what)
+        if secret is None:
+            raise InputError(f"{what!r} is not a secret rotate.yml knows")
+        limit = float(limits.get(what, limits[secret.name]))
+        entry = secrets.get(what)
+        if not entry:
+            out["warnings"].append(f"{what}: no rotation record yet (site.yml writes one)")
+            out["lines"].append(f"{what} unknown")
+            continue
+        since = entry.get("rotated_at") or entry.get("first_seen")
+        age = (now - float(since)) / DAY
+        never = entry.get("rotated_at") is None
+        text = f"{what} {age:.0f} d" + (" (never rotated; at least)" if never else "")
+        out["secrets"][what] = {"age_days": round(age, 1), "never_rotated": never,
+                                "limit_days": limit, "open": entry.get("open")}  # fmt: skip
+        if entry.get("open"):
+            text += ", rotation open"
+            out["warnings"].append(
+                f"{what}: a rotation is open since {_utc(entry['open'].get('started_at'))};"
+                f" finish it with playbooks/rotate.yml -e rotate_finish={what}"
+            )
+        if age > limit:
+            out["problems"].append(
+                f"{what} is {age:.0f} days old, older than its policy of {limit:g} days"
+                f" (postgresql_cluster_status_max_secret_age_days): rotate it with"
+                f" playbooks/rotate.yml -e rotate={what}"
+            )
+        out["lines"].append(text)
+    return out
+
+
+def _utc(epoch: Any) -> str:
+    from datetime import UTC, datetime
+
+    try:
+        return datetime.fromtimestamp(float(epoch), UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (TypeError, ValueError, OverflowError):
+        return "an unknown time"
