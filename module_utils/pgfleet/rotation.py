@@ -47,7 +47,7 @@ SECRETS: tuple[Secret, ...] = (
     Secret("patroni_restapi", "Patroni's REST API password (patroni_restapi_password)",
            "patroni_restapi_password_next", False, False),
     Secret("r2_keys", "the store's access key pair (pgbackrest_s3_key, pgbackrest_s3_key_secret)",
-           "pgbackrest_s3_key_next, pgbackrest_s3_key_secret_next", False, False),
+           "pgbackrest_s3_key_next, pgbackrest_s3_key_secret_next", False, True),
     Secret("repo_cipher", "the repository cipher passphrase (pgbackrest_cipher_pass)",
            "pgbackrest_cipher_pass_next", True, False),
     Secret("tls_ca", "the project CA and every certificate it signed", "", True, False),
@@ -125,8 +125,9 @@ def request_problems(
 ) -> list[str]:
     """Why a rotation request is refused, each naming what to do instead; [] when it may
     go on. request: {what, finish (bool), patroni (bool: the engine)}. secrets: {current,
-    next} of the WHAT (never printed). record: the WHAT's record (see the module's
-    docstring) or {}. login_roles: the application login roles of postgresql_access_roles."""
+    next} of the WHAT (never printed; for r2_keys the secret key pairs, and next_id and
+    current_id, the access key ids). record: the WHAT's record (see the module's docstring)
+    or {}. login_roles: the application login roles of postgresql_access_roles."""
     what = request.get("what")
     if what is None or what == "":
         return [
@@ -182,6 +183,12 @@ def request_problems(
         ]
     if old is not None and _equal(new, old):
         return [f"{secret.next_var}: the same as the current secret; put a new one in the vault"]
+    new_id, old_id = secrets.get("next_id"), secrets.get("current_id")
+    if new_id is not None and old_id is not None and _equal(new_id, old_id):
+        return [
+            "pgbackrest_s3_key_next: the same access key id as pgbackrest_s3_key; a new R2 API"
+            " token has a new id and secret: put both in the vault"
+        ]
     return []
 
 

@@ -19,7 +19,7 @@ def problems(what, secrets=GOOD, record=None, finish=False):
     return rotation.request_problems(request, secrets, record or {}, ROLES)
 
 
-@pytest.mark.parametrize("what", ["replication", "rewind"])
+@pytest.mark.parametrize("what", ["replication", "rewind", "r2_keys"])
 def test_a_built_one_phase_rotation_with_a_new_secret_may_go_on(what):
     assert problems(what) == []
 
@@ -44,9 +44,7 @@ def test_an_unknown_what_is_refused_naming_the_allowed_ones(what, says):
         assert "role:app" in found[0] or "the roles are" in found[0]
 
 
-@pytest.mark.parametrize(
-    "what", ["role:app", "patroni_restapi", "r2_keys", "repo_cipher", "tls_ca"]
-)
+@pytest.mark.parametrize("what", ["role:app", "patroni_restapi", "repo_cipher", "tls_ca"])
 def test_a_rotation_not_built_yet_says_so_and_what_to_do(what):
     found = problems(what)
     assert len(found) == 1 and "is not built yet" in found[0]
@@ -80,6 +78,18 @@ def test_a_new_secret_equal_to_the_old_one_is_refused_without_showing_it():
         " in the vault"
     ]
     assert "same-secret" not in found[0]
+
+
+def test_a_new_key_pair_needs_a_new_key_id():
+    pair = {**GOOD, "current_id": "KEYID0001", "next_id": "KEYID0001"}
+    found = problems("r2_keys", pair)
+    assert found == [
+        "pgbackrest_s3_key_next: the same access key id as pgbackrest_s3_key; a new R2 API"
+        " token has a new id and secret: put both in the vault"
+    ]
+    assert problems("r2_keys", {**GOOD, "current_id": "KEYID0001", "next_id": "KEYID0002"}) == []
+    missing = problems("r2_keys", {"current": "s", "next": None})
+    assert missing[0].startswith("pgbackrest_s3_key_next, pgbackrest_s3_key_secret_next: missing")
 
 
 def test_a_finish_of_a_one_phase_rotation_is_refused():
