@@ -245,7 +245,13 @@ def test_a_wrong_password_fails_without_showing_it(server):
 def test_a_statement_that_outlasts_the_timeout_is_killed(server):
     s = session.Session(server["port"], host=server["socket"], timeout=0.7)
     start = time.monotonic()
-    with pytest.raises(session.SessionError, match=r"did not answer within 0\.7 s"):
+    # Two bounds end it, whichever comes first: psql killed at the wall-clock limit, or the
+    # server's statement_timeout (the same limit). On a loaded machine the waiting Python
+    # process may be scheduled late, and the server's cancel wins: both are the bound.
+    with pytest.raises(
+        session.SessionError,
+        match=r"did not answer within 0\.7 s|canceling statement due to statement timeout",
+    ):
         s.value("SELECT pg_sleep(30)")
     assert time.monotonic() - start < 5
     # psql was killed with runuser: nobody is left waiting on the sleep.
