@@ -101,8 +101,11 @@ ALERTS: tuple[Alert, ...] = (
     ),
     Alert(
         "PostgreSQLArchivingFailing", "pgfleet-backup",
+        # On the primary only: a node demoted just after failed attempts (a switchover
+        # while the store was down) keeps its counters, but archives nothing any more.
         "increase(pg_stat_archiver_failed_count[5m]) > 0"
-        " unless on (instance) increase(pg_stat_archiver_archived_count[2m]) > 0",
+        " unless on (instance) increase(pg_stat_archiver_archived_count[2m]) > 0"
+        " and on (instance) pg_replication_is_replica == 0",
         "5m", "critical",
         "WAL archiving to the repository fails on {{ $labels.instance }}",
     ),

@@ -135,15 +135,22 @@ CASES: dict[str, Case] = {
     ),
     "PostgreSQLArchivingFailing": Case(
         {f"pg_stat_archiver_failed_count{{{PG},{SRV}}}": "0+1x200",
-         f"pg_stat_archiver_archived_count{{{PG},{SRV}}}": "10x200"},
+         f"pg_stat_archiver_archived_count{{{PG},{SRV}}}": "10x200",
+         f"pg_replication_is_replica{{{PG}}}": "0x200"},
         {"instance": "pg1", "job": "postgres", "server": "/var/run/postgresql:5432"},
         [
             # failures between successes: archive-push retried and went through
             {f"pg_stat_archiver_failed_count{{{PG},{SRV}}}": "0+1x200",
-             f"pg_stat_archiver_archived_count{{{PG},{SRV}}}": "10+1x200"},
+             f"pg_stat_archiver_archived_count{{{PG},{SRV}}}": "10+1x200",
+             f"pg_replication_is_replica{{{PG}}}": "0x200"},
             # old failures, none now
             {f"pg_stat_archiver_failed_count{{{PG},{SRV}}}": "3x200",
-             f"pg_stat_archiver_archived_count{{{PG},{SRV}}}": "10x200"},
+             f"pg_stat_archiver_archived_count{{{PG},{SRV}}}": "10x200",
+             f"pg_replication_is_replica{{{PG}}}": "0x200"},
+            # a node demoted while its failures are recent: it archives nothing any more
+            {f"pg_stat_archiver_failed_count{{{PG2},{SRV}}}": "0+1x200",
+             f"pg_stat_archiver_archived_count{{{PG2},{SRV}}}": "10x200",
+             f"pg_replication_is_replica{{{PG2}}}": "1x200"},
         ],
         warm=1,
     ),
