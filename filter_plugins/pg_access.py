@@ -19,6 +19,7 @@ pg_access_password_sql = wrap(access.pg_access_password_sql, AnsibleFilterError)
 pg_access_database_sql = wrap(access.pg_access_database_sql, AnsibleFilterError)
 pg_access_tables = wrap(access.pg_access_tables, AnsibleFilterError)
 pg_access_drop_sql = wrap(access.pg_access_drop_sql, AnsibleFilterError)
+pg_access_alternates = wrap(access.pg_access_alternates, AnsibleFilterError)
 
 
 class FilterModule:
@@ -30,6 +31,7 @@ class FilterModule:
             "pg_access_database_sql": pg_access_database_sql,
             "pg_access_tables": pg_access_tables,
             "pg_access_drop_sql": pg_access_drop_sql,
+            "pg_access_alternates": pg_access_alternates,
             "pg_quote_literal": quote_literal,
             "pg_quote_ident": quote_ident,
         }

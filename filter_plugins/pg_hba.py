@@ -56,9 +56,14 @@ def _address(value: Any, where: str) -> str:
 
 
 def pg_hba_lines(
-    entries: list[dict[str, Any]], name: str = "postgresql_server_hba_entries"
+    entries: list[dict[str, Any]],
+    name: str = "postgresql_server_hba_entries",
+    alternates: dict[str, str] | None = None,
 ) -> list[str]:
-    """Validate hba entries and return the pg_hba.conf lines for them, comments included."""
+    """Validate hba entries and return the pg_hba.conf lines for them, comments included.
+    alternates: {role: its alternate login} (credential rotation): a rule that names a role
+    names its alternate login too."""
+    alternates = alternates or {}
     if not isinstance(entries, list):
         raise AnsibleFilterError(f"{name}: expected a list of rules, got {type(entries).__name__}")
     lines: list[str] = []
@@ -89,7 +94,9 @@ def pg_hba_lines(
             if not isinstance(comment, str) or "\n" in comment:
                 raise AnsibleFilterError(f"{where}.comment: expected a single line of text")
             lines.append(f"# {comment}")
-        lines.append(f"hostssl {','.join(databases)} {','.join(users)} {address} {method}")
+        logins = [login for user in users for login in (user, alternates.get(user)) if login]
+        logins = list(dict.fromkeys(logins))
+        lines.append(f"hostssl {','.join(databases)} {','.join(logins)} {address} {method}")
     return lines
 
 

@@ -30,16 +30,33 @@ def pg_rotation_refusals(
     rewind_user: str,
 ) -> list[str]:
     """Why the request is refused ([] when it may go on). record: the whole record of the
-    primary (its entry for the WHAT is taken here)."""
+    primary (its entry for the WHAT is taken here), or None when not read yet."""
     if not isinstance(request, dict):
         raise AnsibleFilterError("pg_rotation_refusals: expected the request {what, finish}")
-    entry = ((record or {}).get("secrets") or {}).get(request.get("what") or "") or {}
+    entry = None  # not read yet: the checks that depend on it wait for the hosts'
+    if record is not None:
+        entry = ((record or {}).get("secrets") or {}).get(request.get("what") or "") or {}
     try:
         return rotation.request_problems(
             request, secrets or {}, entry, rotation.login_roles(roles, replica_user, rewind_user)
         )
     except InputError as exc:
         raise AnsibleFilterError(str(exc)) from None
+
+
+def pg_rotation_login_database(databases: Any, role: str) -> str:
+    """The database a login check of ``role`` connects to: the first declared database it
+    owns or is granted (and so may connect to), else postgres."""
+    for database in databases or []:
+        if not isinstance(database, dict) or database.get("state", "present") != "present":
+            continue
+        granted = any(
+            isinstance(g, dict) and g.get("role") == role and g.get("state", "present") == "present"
+            for g in database.get("grants") or []
+        )
+        if database.get("owner") == role or granted:
+            return str(database["name"])
+    return "postgres"
 
 
 class FilterModule:
@@ -51,4 +68,5 @@ class FilterModule:
             "pg_rotation_tracked": pg_rotation_tracked,
             "pg_rotation_roles": pg_rotation_roles,
             "pg_rotation_ages": pg_rotation_ages,
+            "pg_rotation_login_database": pg_rotation_login_database,
         }

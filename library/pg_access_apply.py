@@ -26,10 +26,39 @@ description:
   - In check mode every transaction is rolled back and no database is created.
 options:
   roles:
-    description: postgresql_access_roles, as declared (checked by the role's validate step).
+    description: postgresql_access_roles, as declared (checked by pgfleet.access, which
+      names the variable). Only the passwords are kept out of the output.
     type: list
-    elements: raw
+    elements: dict
     default: []
+    suboptions:
+      name:
+        description: The role's name.
+        type: raw
+      state:
+        description: present or absent.
+        type: raw
+      login:
+        description: Whether it logs in.
+        type: raw
+      password:
+        description: Its password (never logged or returned).
+        type: raw
+      password_next:
+        description: The password a rotation gives it (never logged or returned).
+        type: raw
+      connection_limit:
+        description: Its CONNECTION LIMIT.
+        type: raw
+      member_of:
+        description: The roles it is a member of.
+        type: raw
+      settings:
+        description: Its settings.
+        type: raw
+      replication:
+        description: Whether it is a replication role.
+        type: raw
   databases:
     description: postgresql_access_databases, as declared.
     type: list
@@ -54,6 +83,19 @@ options:
     description: Seconds for each step (connection included).
     type: float
     default: 600
+  rotate_role:
+    description:
+      - An application role to rotate instead of enforcing everything (rotate.yml), one
+        phase of its alternating logins (pgfleet.access.pg_access_rotation_sql), from the
+        role's password_next. Nothing else is applied.
+    type: str
+    default: ""
+  rotate_phase:
+    description: start (the idle login gets password_next and LOGIN) or finish (the old
+      login loses LOGIN and its password).
+    type: str
+    choices: [start, finish]
+    default: start
 author: pgfleet
 """
 
@@ -92,6 +134,11 @@ missing_tables:
   description: Per database, the granted tables that do not exist yet (their grants wait).
   returned: always
   type: dict
+rotation:
+  description: With rotate_role, the old and new login, whether this run changed them, and
+    the sessions the old login still has on this server (sessions_of_old_login).
+  returned: with rotate_role
+  type: dict
 """
 
 import json
@@ -107,6 +154,7 @@ from ansible.module_utils.pgfleet.session import Session, SessionError
 STATE = (
     "SELECT json_build_object("
     "'roles', (SELECT coalesce(json_object_agg(rolname, rolpassword), '{}') FROM pg_authid),"
+    "'logins', (SELECT coalesce(json_object_agg(rolname, rolcanlogin), '{}') FROM pg_authid),"
     "'databases', (SELECT coalesce(json_agg(datname), '[]') FROM pg_database),"
     "'extensions', (SELECT coalesce(json_object_agg(name, default_version), '{}')"
     " FROM pg_available_extensions))"
@@ -180,13 +228,27 @@ def moved(snapshot: str) -> str:
     return f"current_setting('pgfleet.before') IS DISTINCT FROM ({snapshot})"
 
 
-def roles_script(roles, current, rewind_user, rewind_login, commit: bool) -> str:
-    """The roles step: role DDL, then the passwords that do not match (pgfleet.access)."""
+def roles_script(roles, state, rewind_user, rewind_login, commit: bool) -> str:
+    """The roles step: role DDL, then the passwords that do not match (pgfleet.access).
+    state: the STATE answer (stored verifiers and logins)."""
+    current, logins = state["roles"], state.get("logins") or {}
     statements = access.pg_access_roles_sql(
-        roles, current, rewind_user=rewind_user, rewind_login=rewind_login
+        roles, current, rewind_user=rewind_user, rewind_login=rewind_login, logins=logins
     )
-    statements += access.pg_access_password_sql(roles, current)
+    statements += access.pg_access_password_sql(
+        roles, current, logins=logins, rewind_user=rewind_user
+    )
     return framed(statements, CLUSTER_SNAPSHOT, f"SELECT {moved(CLUSTER_SNAPSHOT)}", commit)
+
+
+def rotation_script(roles, state, role, phase, rewind_user, commit: bool) -> tuple[str, dict]:
+    """One phase of an application role's rotation (pgfleet.access.pg_access_rotation_sql),
+    in one transaction; and what it does."""
+    statements, info = access.pg_access_rotation_sql(
+        roles, role, phase, state["roles"], state.get("logins") or {}, rewind_user=rewind_user
+    )
+    answer = f"SELECT {moved(CLUSTER_SNAPSHOT)}"
+    return framed(statements, CLUSTER_SNAPSHOT, answer, commit), info
 
 
 def database_script(name, databases, roles, extra_settings, commit: bool) -> str:
@@ -230,13 +292,32 @@ def create_database_sql(database: dict) -> str:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "roles": {"type": "list", "elements": "raw", "default": [], "no_log": True},
+            # Only the passwords are secret: role names must stay readable in what the
+            # module returns (a rotation's logins), so no_log is on those two keys alone.
+            "roles": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "name": {"type": "raw"},
+                    "state": {"type": "raw"},
+                    "login": {"type": "raw"},
+                    "password": {"type": "raw", "no_log": True},
+                    "password_next": {"type": "raw", "no_log": True},
+                    "connection_limit": {"type": "raw"},
+                    "member_of": {"type": "raw"},
+                    "settings": {"type": "raw"},
+                    "replication": {"type": "raw"},
+                },
+            },
             "databases": {"type": "list", "elements": "raw", "default": []},
             "rewind_user": {"type": "str"},
             "rewind_login": {"type": "bool", "default": True},
             "mitigate_advisories": {"type": "bool", "default": True},
             "port": {"type": "int", "default": 5432},
             "timeout": {"type": "float", "default": 600},
+            "rotate_role": {"type": "str", "default": ""},
+            "rotate_phase": {"type": "str", "choices": ["start", "finish"], "default": "start"},
         },
         supports_check_mode=True,
     )
@@ -248,6 +329,8 @@ def main() -> None:
     }  # fmt: skip
     session = Session(p["port"], "postgres", timeout=p["timeout"])
     step = "reading roles, databases and extension versions"
+    # Ansible fills a key a role leaves out with None: drop them (the declared form).
+    p["roles"] = [{k: v for k, v in r.items() if v is not None} for r in p["roles"]]
     try:
         state = json.loads(session.value(STATE))
         versions = {
@@ -256,9 +339,27 @@ def main() -> None:
         result["advisories"] = advisories.applying(versions, name="pg_available_extensions")
         settings = advisories.settings(result["advisories"]) if p["mitigate_advisories"] else {}
 
+        if p["rotate_role"]:
+            step = f"the {p['rotate_phase']} of the rotation of role {p['rotate_role']}"
+            script, info = rotation_script(
+                p["roles"], state, p["rotate_role"], p["rotate_phase"], p["rewind_user"], commit
+            )
+            result["rotation"] = info
+            if info["changed"]:
+                session.script(script)
+            result["rotation"]["sessions_of_old_login"] = int(
+                session.value(
+                    "SELECT count(*) FROM pg_stat_activity WHERE usename = "
+                    + quote_literal(info["old_login"])
+                )
+                or 0
+            )
+            result["changed"] = info["changed"]
+            module.exit_json(**result)
+
         step = "the roles (attributes, settings, memberships, passwords)"
         answer = session.script(
-            roles_script(p["roles"], state["roles"], p["rewind_user"], p["rewind_login"], commit)
+            roles_script(p["roles"], state, p["rewind_user"], p["rewind_login"], commit)
         ).value
         result["roles_changed"] = answer == "t"
 

@@ -44,6 +44,7 @@ ROLE_KEYS = {
     "member_of",
     "settings",
     "replication",
+    "password_next",
 }
 DATABASE_KEYS = {
     "name",
@@ -191,6 +192,15 @@ def _roles(roles: Any, name: str) -> list[dict[str, Any]]:
             _fail(
                 f"{where}.password", "expected a string of at least 16 characters (from the vault)"
             )
+        password_next = role.get("password_next")
+        if password_next is not None and (
+            not isinstance(password_next, str) or len(password_next) < 16
+        ):
+            _fail(
+                f"{where}.password_next",
+                "expected a string of at least 16 characters (from the vault), the password"
+                " a credential rotation gives the role",
+            )
         result.append(
             {
                 "name": role_name,
@@ -200,12 +210,20 @@ def _roles(roles: Any, name: str) -> list[dict[str, Any]]:
                 "connection_limit": limit,
                 "member_of": member_of,
                 "password": password,
+                "password_next": password_next,
                 "settings": _set_clauses(role.get("settings"), f"{where}.settings"),
                 "where": where,
             }
         )
     present = {r["name"] for r in result if r["state"] == "present"}
     for role in result:
+        base = role["name"][: -len(ALTERNATE_SUFFIX)]
+        if role["name"].endswith(ALTERNATE_SUFFIX) and base in present:
+            _fail(
+                f"{role['where']}.name",
+                f"{role['name']!r} is the alternate login of {base!r} that a credential"
+                " rotation creates; choose another name",
+            )
         for index, member in enumerate(role["member_of"]):
             here = f"{role['where']}.member_of[{index}]"
             if member == role["name"]:
@@ -302,16 +320,101 @@ REWIND_FUNCTIONS = (
 REWIND_AUDIT = "read, function"
 
 
+# --- Alternating logins (credential rotation of an application role) ------------------
+# PostgreSQL keeps one password per role, so a role's password changes without an outage
+# by alternating two logins: the declared role NAME keeps every grant and owns what it
+# owns; NAME_alt is a login that is a member of NAME, with NAME's attributes, connection
+# limit and settings, and `SET role = NAME` at login (so what it creates belongs to NAME).
+# A rotation gives the idle login the new password and LOGIN (both log in: old clients on
+# the old name and password, new ones on the other), and its finish takes LOGIN and the
+# password from the old login. The catalog says which login is in use; the inventory's
+# `password` is that login's. NAME_alt exists from a role's first rotation on.
+ALTERNATE_SUFFIX = "_alt"
+MAX_ROTATABLE_NAME = 63 - len(ALTERNATE_SUFFIX)
+
+
+def alternate(name: str) -> str:
+    """The other login of an application role (see the section's comment)."""
+    return f"{name}{ALTERNATE_SUFFIX}"
+
+
+def _rotatable(role: Mapping[str, Any], rewind_user: str | None) -> bool:
+    """A checked role whose password a rotation alternates: present, a login with a
+    password, not replication's role nor pg_rewind's (rotated in place)."""
+    return (
+        role["state"] == "present"
+        and bool(role["login"])
+        and not role["replication"]
+        and role["password"] is not None
+        and role["name"] != rewind_user
+        and len(role["name"]) <= MAX_ROTATABLE_NAME
+    )
+
+
+def pg_access_alternates(
+    roles: Any, rewind_user: str | None = None, name: str = "postgresql_access_roles"
+) -> dict[str, str]:
+    """{role: its alternate login} for every application login role: what pg_hba and
+    PgBouncer admit alongside the role's name."""
+    return {
+        r["name"]: alternate(r["name"]) for r in _roles(roles, name) if _rotatable(r, rewind_user)
+    }
+
+
+def turn(name: str, logins: Mapping[str, Any]) -> str:
+    """Which login of role ``name`` is in use, from the catalog's {role: rolcanlogin}:
+    'base' (NAME; the alternate absent or without LOGIN), 'alternate' (NAME_alt only) or
+    'both' (a rotation is open)."""
+    alt = alternate(name)
+    if not logins.get(alt):
+        return "base"
+    return "both" if logins.get(name) else "alternate"
+
+
+def _attributes(login: bool, replication: bool, limit: int) -> str:
+    return " ".join(
+        [
+            "NOSUPERUSER", "NOCREATEDB", "NOCREATEROLE", "NOBYPASSRLS", "INHERIT",
+            "LOGIN" if login else "NOLOGIN",
+            "REPLICATION" if replication else "NOREPLICATION",
+            f"CONNECTION LIMIT {limit}",
+        ]
+    )  # fmt: skip
+
+
+def _settings_sql(ident: str, settings: list[tuple[str, str | None]]) -> list[str]:
+    return [
+        f"ALTER ROLE {ident} RESET {setting}"
+        if clause is None
+        else f"ALTER ROLE {ident} SET {clause}"
+        for setting, clause in settings
+    ]
+
+
+def _alternate_sql(role: Mapping[str, Any], login: bool) -> list[str]:
+    """Align NAME_alt with NAME: attributes, connection limit, settings, membership, and
+    NAME as the role of its sessions."""
+    base, alt = quote_ident(role["name"]), quote_ident(alternate(role["name"]))
+    return [
+        f"ALTER ROLE {alt} WITH {_attributes(login, False, role['connection_limit'])}",
+        *_settings_sql(alt, role["settings"]),
+        f"GRANT {base} TO {alt}",
+        f"ALTER ROLE {alt} SET role = {quote_literal(role['name'])}",
+    ]
+
+
 def pg_access_roles_sql(
     roles: Any,
     current: Mapping[str, Any] | None = None,
     name: str = "postgresql_access_roles",
     rewind_user: str | None = None,
     rewind_login: bool = True,
+    logins: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """SQL (cluster-wide, run once) that creates and aligns every present role.
 
-    current maps existing role names to their stored password verifier (or None).
+    current maps existing role names to their stored password verifier (or None); logins
+    maps them to rolcanlogin (the login in use of an application role, see turn()).
     Passwords are not set here: see pg_access_password_sql.
 
     rewind_user names the role pg_rewind connects as, when it is declared: it gets the
@@ -319,8 +422,12 @@ def pg_access_roles_sql(
     where pg_rewind connects), pgAudit logs its reads and function calls, and it may log
     in only when rewind_login is true (Patroni rewinds by itself; under the streaming
     engine rejoin.yml lets it log in for the rewind only). Its declared `login` is ignored.
+
+    An application role whose alternate login exists (it was rotated) keeps the logins as
+    the catalog has them: the one in use logs in, the retired one does not (site.yml
+    never brings a retired login back), and both do while a rotation is open.
     """
-    current = current or {}
+    current, logins = current or {}, logins or {}
     statements = ["REVOKE TEMPORARY ON DATABASE postgres FROM PUBLIC"]
     for role in _roles(roles, name):
         if role["state"] != "present":
@@ -328,62 +435,162 @@ def pg_access_roles_sql(
         ident = quote_ident(role["name"])
         rewind = role["name"] == rewind_user
         login = bool(rewind_login) if rewind else role["login"]
+        alternating = _rotatable(role, rewind_user) and alternate(role["name"]) in current
+        in_use = turn(role["name"], logins) if alternating else "base"
         if role["name"] not in current:
             statements.append(f"CREATE ROLE {ident}")
-        attributes = [
-            "NOSUPERUSER",
-            "NOCREATEDB",
-            "NOCREATEROLE",
-            "NOBYPASSRLS",
-            "INHERIT",
-            "LOGIN" if login else "NOLOGIN",
-            "REPLICATION" if role["replication"] else "NOREPLICATION",
-            f"CONNECTION LIMIT {role['connection_limit']}",
-        ]
-        statements.append(f"ALTER ROLE {ident} WITH {' '.join(attributes)}")
-        for setting, clause in role["settings"]:
-            if clause is None:
-                statements.append(f"ALTER ROLE {ident} RESET {setting}")
-            else:
-                statements.append(f"ALTER ROLE {ident} SET {clause}")
+        base_login = login and in_use != "alternate"
+        statements.append(
+            f"ALTER ROLE {ident} WITH"
+            f" {_attributes(base_login, role['replication'], role['connection_limit'])}"
+        )
+        statements += _settings_sql(ident, role["settings"])
         statements.extend(f"GRANT {quote_ident(m)} TO {ident}" for m in role["member_of"])
         if rewind:
             statements.append(f"ALTER ROLE {ident} SET pgaudit.log = {quote_literal(REWIND_AUDIT)}")
             statements.append(f"GRANT EXECUTE ON FUNCTION {', '.join(REWIND_FUNCTIONS)} TO {ident}")
+        if alternating:
+            statements += _alternate_sql(role, in_use != "base")
     return statements
 
 
-def pg_access_password_sql(
-    roles: Any, current: Mapping[str, Any] | None = None, name: str = "postgresql_access_roles"
-) -> list[str]:
-    """The statements that set the passwords whose stored verifier does not match.
+def _quiet_passwords(changes: list[str], roles: list[str]) -> list[str]:
+    """The password statements, each to be sent on its own in one transaction: first the
+    settings that keep statement text out of every log (PASSWORD_SESSION_SETTINGS, SET
+    LOCAL), then the statements carrying verifiers, then a log line naming the roles. A
+    statement's text is checked against log_statement before it runs, so a setting only
+    covers later statements: the verifiers never share a batch with the SET."""
+    if not changes:
+        return []
+    quiet = "; ".join(f"SET LOCAL {key} = {value}" for key, value in PASSWORD_SESSION_SETTINGS)
+    trail = quote_literal(f"postgresql_access: new password for role(s) {', '.join(roles)}")
+    return [quiet, *changes, f"DO $pgfleet$ BEGIN RAISE LOG {trail}; END $pgfleet$"]
 
-    Each item is meant to be sent on its own, in order, in one transaction, after the roles
-    exist. The first item sets PASSWORD_SESSION_SETTINGS for the rest of the transaction
-    (SET LOCAL); only then do the statements carrying SCRAM verifiers follow. A statement's
-    text is checked against log_statement before the statement runs, so a setting only
-    covers later statements: the verifiers never share a statement batch with the SET. The
-    last item logs which roles got a new password, without the verifiers. No password to
-    change: an empty list.
+
+def pg_access_password_sql(
+    roles: Any,
+    current: Mapping[str, Any] | None = None,
+    name: str = "postgresql_access_roles",
+    logins: Mapping[str, Any] | None = None,
+    rewind_user: str | None = None,
+) -> list[str]:
+    """The statements that set the passwords whose stored verifier does not match (see
+    _quiet_passwords for their order). No password to change: an empty list.
+
+    An application role's password goes to its login in use (turn()); while a rotation is
+    open neither login's password is touched (rotate.yml owns them until its finish). A
+    login in use that has the role's password_next and not its password means a finished
+    rotation whose new password never reached the inventory: refused, before any change,
+    rather than setting the old password back.
     """
-    current = current or {}
+    current, logins = current or {}, logins or {}
     changes: list[str] = []
     changed_roles: list[str] = []
     for role in _roles(roles, name):
         password = role["password"]
         if role["state"] != "present" or password is None:
             continue
+        target = role["name"]
+        if _rotatable(role, rewind_user) and alternate(role["name"]) in current:
+            in_use = turn(role["name"], logins)
+            if in_use == "both":
+                continue
+            target = alternate(role["name"]) if in_use == "alternate" else role["name"]
         where = f"{name}.{role['name']}.password"
-        if _scram_matches(password, current.get(role["name"]), name=where):
+        stored = current.get(target)
+        if _scram_matches(password, stored, name=where):
             continue
+        if role["password_next"] is not None and _scram_matches(
+            role["password_next"], stored, name=f"{name}.{role['name']}.password_next"
+        ):
+            raise InputError(
+                f"{where}: the login {target!r} in use has the role's password_next, not its"
+                " password: a rotation finished and the vault was not updated. Put the"
+                f" password_next of {role['name']!r} into its password and remove"
+                " password_next, then run this again (nothing was changed)"
+            )
         verifier = _scram_verifier(password, name=where)
-        changes.append(f"ALTER ROLE {quote_ident(role['name'])} PASSWORD {quote_literal(verifier)}")
-        changed_roles.append(role["name"])
-    if not changes:
-        return []
-    quiet = "; ".join(f"SET LOCAL {key} = {value}" for key, value in PASSWORD_SESSION_SETTINGS)
-    trail = quote_literal(f"postgresql_access: new password for role(s) {', '.join(changed_roles)}")
-    return [quiet, *changes, f"DO $pgfleet$ BEGIN RAISE LOG {trail}; END $pgfleet$"]
+        changes.append(f"ALTER ROLE {quote_ident(target)} PASSWORD {quote_literal(verifier)}")
+        changed_roles.append(target)
+    return _quiet_passwords(changes, changed_roles)
+
+
+def pg_access_rotation_sql(
+    roles: Any,
+    role_name: str,
+    phase: str,
+    current: Mapping[str, Any] | None = None,
+    logins: Mapping[str, Any] | None = None,
+    rewind_user: str | None = None,
+    name: str = "postgresql_access_roles",
+) -> tuple[list[str], dict[str, Any]]:
+    """The SQL of one phase of an application role's rotation, and what it does:
+    {old_login, new_login, changed}. Run again after it succeeded, a phase changes nothing.
+
+    start: the idle login (NAME_alt, created if need be, or NAME) gets the role's
+    password_next and LOGIN; the login in use keeps its password. finish: the login
+    without password_next loses LOGIN and its password."""
+    current, logins = current or {}, logins or {}
+    if phase not in ("start", "finish"):
+        raise InputError(f"phase: {phase!r}; expected start or finish")
+    found = [r for r in _roles(roles, name) if r["name"] == role_name]
+    if not found or not _rotatable(found[0], rewind_user):
+        raise InputError(
+            f"{name}: {role_name!r} is not an application login role with a password (a"
+            f" name of at most {MAX_ROTATABLE_NAME} characters)"
+        )
+    role = found[0]
+    where = f"{name}.{role_name}.password_next"
+    if role["password_next"] is None:
+        raise InputError(f"{where}: missing; put the new password in the vault under it")
+    alt = alternate(role_name)
+    in_use = turn(role_name, logins) if alt in current else "base"
+
+    def has_next(login: str) -> bool:
+        return _scram_matches(role["password_next"], current.get(login), name=where)
+
+    if phase == "start":
+        if in_use == "both":
+            new = next((login for login in (role_name, alt) if has_next(login)), None)
+            if new is None:
+                raise InputError(
+                    f"{role_name} and {alt} both log in and neither has password_next: a"
+                    f" rotation is open; finish it first (rotate_finish=role:{role_name})"
+                )
+            old = alt if new == role_name else role_name
+            return [], {"old_login": old, "new_login": new, "changed": False}
+        new, old = (alt, role_name) if in_use == "base" else (role_name, alt)
+        sql = [] if alt in current else [f"CREATE ROLE {quote_ident(alt)}"]
+        sql += _alternate_sql(role, True)
+        sql.append(f"ALTER ROLE {quote_ident(role_name)} WITH LOGIN")
+        verifier = _scram_verifier(role["password_next"], name=where)
+        sql += _quiet_passwords(
+            [f"ALTER ROLE {quote_ident(new)} PASSWORD {quote_literal(verifier)}"], [new]
+        )
+        return sql, {"old_login": old, "new_login": new, "changed": True}
+
+    if in_use != "both":
+        active = alt if in_use == "alternate" else role_name
+        if has_next(active):  # finished already
+            old = role_name if active == alt else alt
+            return [], {"old_login": old, "new_login": active, "changed": False}
+        raise InputError(
+            f"no rotation of role:{role_name} is open ({active} is the only login); start"
+            f" one with -e rotate=role:{role_name}"
+        )
+    new = next((login for login in (role_name, alt) if has_next(login)), None)
+    if new is None:
+        raise InputError(
+            f"{where}: neither {role_name} nor {alt} has it; the vault's password_next"
+            " changed since the rotation started. Put back the one it started with"
+        )
+    old = alt if new == role_name else role_name
+    trail = quote_literal(f"postgresql_access: login {old} retired, {new} in use")
+    sql = [
+        f"ALTER ROLE {quote_ident(old)} WITH NOLOGIN PASSWORD NULL",
+        f"DO $pgfleet$ BEGIN RAISE LOG {trail}; END $pgfleet$",
+    ]
+    return sql, {"old_login": old, "new_login": new, "changed": True}
 
 
 def _revoke_all(db: dict[str, Any], role: str, schemas: list[str]) -> list[str]:

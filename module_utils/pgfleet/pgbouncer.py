@@ -68,6 +68,8 @@ def pgbouncer_pools(settings: Mapping[str, Any], context: Mapping[str, Any]) -> 
     ``pgbouncer_input_problems`` accepted.
 
     ``role_limits`` (optional): {role: its CONNECTION LIMIT} of the declared roles.
+    ``alternates`` (optional): {role: its alternate login} (credential rotation): each gets
+    the role's limit.
 
     Returns ``{"usable", "per_bouncer", "databases": {name: {pool_mode, pool_size,
     max_db_connections, reserve_pool_size}}, "users": {role: {max_user_connections}}}``.
@@ -109,11 +111,14 @@ def pgbouncer_pools(settings: Mapping[str, Any], context: Mapping[str, Any]) -> 
         }
     # A role's CONNECTION LIMIT holds for all of its server connections, however many
     # PgBouncers open them: each gets its share (at least one) as max_user_connections.
+    # A role's alternate login (credential rotation, context's alternates) has its limit.
     users = {}
+    alternates = context.get("alternates") or {}
     for name, limit in sorted((context.get("role_limits") or {}).items()):
         value = _int(limit)
         if value is not None and value >= 0:
-            users[str(name)] = {"max_user_connections": max(value // bouncers, 1)}
+            for login in filter(None, (str(name), alternates.get(name))):
+                users[str(login)] = {"max_user_connections": max(value // bouncers, 1)}
     return {"usable": usable, "per_bouncer": per_bouncer, "databases": databases, "users": users}
 
 

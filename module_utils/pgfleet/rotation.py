@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import access
 from .errors import InputError
 
 DAY = 86400.0
@@ -39,7 +40,7 @@ class Secret:
 
 SECRETS: tuple[Secret, ...] = (
     Secret("role", "an application login role's password",
-           "postgresql_access_roles[].password_next", True, False),
+           "postgresql_access_roles[].password_next", True, True, True),
     Secret("replication", "the replication role's password (postgresql_replica_password)",
            "postgresql_replica_password_next", False, True),
     Secret("rewind", "the pg_rewind role's password (postgresql_ha_rewind_password)",
@@ -75,19 +76,11 @@ def whats(roles: Sequence[str]) -> list[str]:
 
 
 def login_roles(roles: Any, replica_user: str, rewind_user: str) -> list[str]:
-    """The application login roles of postgresql_access_roles (a password, login not off,
-    not marked absent): every one but the replication and pg_rewind roles, which are
-    rotated as `replication` and `rewind`."""
-    out = []
-    for role in roles or []:
-        if not isinstance(role, Mapping) or not role.get("name"):
-            continue
-        if role.get("state", "present") == "absent" or role.get("login", True) is False:
-            continue
-        if role["name"] in (replica_user, rewind_user) or not role.get("password"):
-            continue
-        out.append(str(role["name"]))
-    return out
+    """The application login roles of postgresql_access_roles, those a rotation alternates
+    (access.pg_access_alternates: a password, login not off, not marked absent, a name
+    that leaves room for the alternate's suffix): every one but the replication and
+    pg_rewind roles, which are rotated as `replication` and `rewind`."""
+    return [r for r in access.pg_access_alternates(roles or [], rewind_user) if r != replica_user]
 
 
 def tracked(roles: Any, replica_user: str, rewind_user: str, patroni: bool) -> list[str]:
@@ -120,14 +113,16 @@ def _equal(a: Any, b: Any) -> bool:
 def request_problems(
     request: Mapping[str, Any],
     secrets: Mapping[str, Any],
-    record: Mapping[str, Any],
+    record: Mapping[str, Any] | None,
     login_roles: Sequence[str] = (),
 ) -> list[str]:
     """Why a rotation request is refused, each naming what to do instead; [] when it may
     go on. request: {what, finish (bool), patroni (bool: the engine)}. secrets: {current,
     next} of the WHAT (never printed; for r2_keys the secret key pairs, and next_id and
     current_id, the access key ids). record: the WHAT's record (see the module's docstring)
-    or {}. login_roles: the application login roles of postgresql_access_roles."""
+    or {}, or None when it was not read yet (the controller's check: what depends on it,
+    a finish without a start and a second start, waits for the hosts' check). login_roles:
+    the application login roles of postgresql_access_roles."""
     what = request.get("what")
     if what is None or what == "":
         return [
@@ -148,7 +143,11 @@ def request_problems(
     patroni = bool(request.get("patroni"))
     if not (secret.built_patroni if patroni else secret.built):
         engine = " under Patroni" if patroni else ""
-        built = [s.name for s in SECRETS if (s.built_patroni if patroni else s.built)]
+        built = [
+            "role:NAME" if s.name == "role" else s.name
+            for s in SECRETS
+            if (s.built_patroni if patroni else s.built)
+        ]
         return [
             f"rotate: {what} ({secret.meaning}) is not built yet{engine}; this version rotates"
             f"{engine} {', '.join(built) or 'nothing'}. Until then, change it as the"
@@ -162,6 +161,8 @@ def request_problems(
                 f"rotate_finish: {what} ends in one run and has nothing to finish; run"
                 f" playbooks/rotate.yml -e rotate={what} instead"
             ]
+        if record is None:  # not read yet (the controller's check, before the hosts')
+            return []
         if not is_open:
             return [
                 f"rotate_finish: no rotation of {what} was started on these hosts; start one"
@@ -175,14 +176,17 @@ def request_problems(
         ]
     if not secret.next_var:
         return []
+    label = secret.next_var
+    if secret.name == "role":
+        label = f"postgresql_access_roles[{what.split(':', 1)[1]}].password_next"
     new, old = secrets.get("next"), secrets.get("current")
     if new is None or str(new) == "":
         return [
-            f"{secret.next_var}: missing; put the new secret in the vault under this name"
+            f"{label}: missing; put the new secret in the vault under this name"
             " (rotate.yml never takes a secret from -e), then run it again"
         ]
     if old is not None and _equal(new, old):
-        return [f"{secret.next_var}: the same as the current secret; put a new one in the vault"]
+        return [f"{label}: the same as the current secret; put a new one in the vault"]
     new_id, old_id = secrets.get("next_id"), secrets.get("current_id")
     if new_id is not None and old_id is not None and _equal(new_id, old_id):
         return [

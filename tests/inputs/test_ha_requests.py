@@ -105,6 +105,12 @@ BAD = [
         id="rotate-under-patroni",
     ),
     pytest.param(
+        "rotate.yml",
+        {"rotate": "role:migrator", "rotate_confirm": "role:migrator"},
+        ["postgresql_access_roles[migrator].password_next: missing", "never takes a secret"],
+        id="rotate-role-next-missing",
+    ),
+    pytest.param(
         "diagnose.yml",
         {},
         ["diagnose is not set", "locks, connections, space, replication, queries"],

@@ -199,6 +199,7 @@ def test_database_sql():
 
 def test_filters_exported():
     assert sorted(FilterModule().filters()) == [
+        "pg_access_alternates",
         "pg_access_database_sql",
         "pg_access_drop_sql",
         "pg_access_password_sql",

@@ -36,7 +36,7 @@ def lines(script: str) -> list[str]:
 
 
 def test_the_roles_step_is_one_transaction_framed_by_the_fingerprint(mod):
-    script = lines(mod.roles_script(ROLES, {}, "rewinder", False, commit=True))
+    script = lines(mod.roles_script(ROLES, {"roles": {}}, "rewinder", False, commit=True))
     assert script[:2] == ["\\set VERBOSITY terse", "BEGIN;"]
     assert "set_config('pgfleet.before'" in script[2] and mod.CLUSTER_SNAPSHOT in script[2]
     assert script[-2] == f"SELECT {mod.moved(mod.CLUSTER_SNAPSHOT)};"
@@ -45,13 +45,15 @@ def test_the_roles_step_is_one_transaction_framed_by_the_fingerprint(mod):
 
 
 def test_check_mode_rolls_every_transaction_back(mod):
-    assert lines(mod.roles_script(ROLES, {}, None, True, commit=False))[-1] == "ROLLBACK;"
+    assert (
+        lines(mod.roles_script(ROLES, {"roles": {}}, None, True, commit=False))[-1] == "ROLLBACK;"
+    )
     script = mod.database_script("learning", DATABASES, ROLES, {}, commit=False)
     assert lines(script)[-1] == "ROLLBACK;"
 
 
 def test_verifiers_come_only_after_every_statement_log_is_off(mod):
-    script = lines(mod.roles_script(ROLES, {}, None, True, commit=True))
+    script = lines(mod.roles_script(ROLES, {"roles": {}}, None, True, commit=True))
     first_verifier = next(i for i, line in enumerate(script) if "SCRAM-SHA-256$" in line)
     quiet = next(i for i, line in enumerate(script) if "SET LOCAL log_statement = 'none'" in line)
     assert quiet < first_verifier
@@ -63,7 +65,7 @@ def test_verifiers_come_only_after_every_statement_log_is_off(mod):
 def test_a_matching_stored_verifier_sends_no_password(mod):
     stored = scram.verifier(PASSWORD)
     current = {"migrator": stored, "app": stored}
-    script = mod.roles_script(ROLES, current, None, True, commit=True)
+    script = mod.roles_script(ROLES, {"roles": current}, None, True, commit=True)
     assert "PASSWORD" not in script and "CREATE ROLE" not in script
 
 
@@ -112,3 +114,35 @@ def test_the_fingerprints_are_the_ones_the_role_took(mod):
         assert part in mod.CLUSTER_SNAPSHOT
     for part in ("pg_namespace", "pg_class", "pg_proc", "pg_default_acl", "pg_extension"):
         assert part in mod.DATABASE_SNAPSHOT
+
+
+def test_every_declared_role_key_is_accepted_and_only_the_passwords_are_secret():
+    import ast
+    from pathlib import Path
+
+    from pgfleet import access
+
+    source = Path(__file__).parents[2] / "library" / "pg_access_apply.py"
+    tree = ast.parse(source.read_text())
+    spec = next(
+        ast.literal_eval(k.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for k in node.keywords
+        if k.arg == "argument_spec"
+    )
+    options = spec["roles"]["options"]
+    assert set(options) == access.ROLE_KEYS
+    assert {k for k, v in options.items() if v.get("no_log")} == {"password", "password_next"}
+
+
+def test_a_rotation_script_is_one_transaction_whose_verifier_comes_after_the_quiet_settings(mod):
+    roles = [{"name": "app", "password": PASSWORD, "password_next": "the-next-password-0123456"}]
+    state = {"roles": {"app": scram.verifier(PASSWORD)}, "logins": {"app": True}}
+    script, info = mod.rotation_script(roles, state, "app", "start", None, commit=True)
+    body = lines(script)
+    assert body[1] == "BEGIN;" and body[-1] == "COMMIT;"
+    quiet = next(i for i, line in enumerate(body) if line.startswith("SET LOCAL log_statement"))
+    verifier = next(i for i, line in enumerate(body) if "PASSWORD 'SCRAM" in line)
+    assert quiet < verifier and "the-next-password" not in script
+    assert info == {"old_login": "app", "new_login": "app_alt", "changed": True}

@@ -67,3 +67,14 @@ def test_host_addresses():
 def test_host_addresses_invalid(hosts):
     with pytest.raises(AnsibleFilterError, match="ansible_host"):
         pg_hba_host_addresses(hosts)
+
+
+def test_a_rule_naming_a_role_names_its_alternate_login_too():
+    entries = [{"databases": ["learning"], "users": ["app", "analytics"], "address": "10.0.1.0/24"}]
+    assert pg_hba_lines(entries, alternates={"app": "app_alt"}) == [
+        "hostssl learning app,app_alt,analytics 10.0.1.0/24 scram-sha-256"
+    ]
+    listed = [{"databases": ["learning"], "users": ["app", "app_alt"], "address": "10.0.1.0/24"}]
+    assert pg_hba_lines(listed, alternates={"app": "app_alt"}) == [
+        "hostssl learning app,app_alt 10.0.1.0/24 scram-sha-256"
+    ]

@@ -346,6 +346,17 @@ def test_a_roles_connection_limit_is_shared_by_the_pgbouncers():
     }
 
 
+def test_a_roles_alternate_login_has_the_roles_limit():
+    limits = {"app": 50, "free": -1}
+    plan = pgbouncer_pools(
+        SETTINGS, context(role_limits=limits, alternates={"app": "app_alt", "free": "free_alt"})
+    )
+    assert plan["users"] == {
+        "app": {"max_user_connections": 16},
+        "app_alt": {"max_user_connections": 16},
+    }
+
+
 INI = """[databases]
 ; comment host=10.0.0.1
 learning = host=10.0.0.11 port=5432 dbname=learning pool_size=20

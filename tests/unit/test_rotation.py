@@ -19,7 +19,7 @@ def problems(what, secrets=GOOD, record=None, finish=False):
     return rotation.request_problems(request, secrets, record or {}, ROLES)
 
 
-@pytest.mark.parametrize("what", ["replication", "rewind", "r2_keys"])
+@pytest.mark.parametrize("what", ["replication", "rewind", "r2_keys", "role:app"])
 def test_a_built_one_phase_rotation_with_a_new_secret_may_go_on(what):
     assert problems(what) == []
 
@@ -44,20 +44,35 @@ def test_an_unknown_what_is_refused_naming_the_allowed_ones(what, says):
         assert "role:app" in found[0] or "the roles are" in found[0]
 
 
-@pytest.mark.parametrize("what", ["role:app", "patroni_restapi", "repo_cipher", "tls_ca"])
+@pytest.mark.parametrize("what", ["patroni_restapi", "repo_cipher", "tls_ca"])
 def test_a_rotation_not_built_yet_says_so_and_what_to_do(what):
     found = problems(what)
     assert len(found) == 1 and "is not built yet" in found[0]
     assert "credential-rotation runbook" in found[0]
 
 
-def test_under_patroni_nothing_is_built_yet_and_it_says_so():
+def test_under_patroni_what_is_not_built_yet_says_so():
     found = rotation.request_problems({"what": "replication", "patroni": True}, GOOD, {}, ROLES)
     assert found == [
         "rotate: replication (the replication role's password (postgresql_replica_password))"
-        " is not built yet under Patroni; this version rotates under Patroni nothing. Until"
+        " is not built yet under Patroni; this version rotates under Patroni role:NAME. Until"
         " then, change it as the credential-rotation runbook says"
     ]
+    assert rotation.request_problems({"what": "role:app", "patroni": True}, GOOD, {}, ROLES) == []
+
+
+def test_a_role_finish_without_a_start_and_a_second_start_are_refused():
+    assert "no rotation of role:app was started" in problems("role:app", finish=True)[0]
+    opened = {"open": {"started_at": T0}}
+    assert problems("role:app", record=opened, finish=True) == []
+    again = problems("role:app", record=opened)
+    assert "a rotation of role:app is open since 2026-12-06" in again[0]
+    assert "-e rotate_finish=role:app" in again[0]
+
+
+def test_a_role_without_password_next_is_refused_naming_the_role():
+    found = problems("role:app", {"current": "x" * 20, "next": None})
+    assert found[0].startswith("postgresql_access_roles[app].password_next: missing")
 
 
 def test_a_missing_new_secret_names_its_vault_variable():
@@ -205,13 +220,14 @@ def test_a_file_that_is_not_a_record_is_refused(record_module, tmp_path, text):
 
 
 def test_the_tracked_secrets_and_the_login_roles():
+    pw = "x" * 16
     roles = [
-        {"name": "migrator", "password": "x"},
-        {"name": "app", "password": "x"},
+        {"name": "migrator", "password": pw},
+        {"name": "app", "password": pw},
         {"name": "auditor", "login": False},
-        {"name": "gone", "password": "x", "state": "absent"},
-        {"name": "replicator", "password": "x", "replication": True},
-        {"name": "rewinder", "password": "x"},
+        {"name": "gone", "password": pw, "state": "absent"},
+        {"name": "replicator", "password": pw, "replication": True},
+        {"name": "rewinder", "password": pw},
     ]
     assert rotation.login_roles(roles, "replicator", "rewinder") == ["migrator", "app"]
     assert rotation.tracked(roles, "replicator", "rewinder", False) == [
@@ -233,8 +249,31 @@ def test_the_filter_takes_the_whats_entry_from_the_whole_record():
     import pg_rotation
 
     record = {"secrets": {"replication": {"open": None, "rotated_at": T0}}}
-    roles = [{"name": "app", "password": "x"}, {"name": "replicator", "password": "x"}]
+    roles = [{"name": "app", "password": "x" * 16}, {"name": "replicator", "password": "x" * 16}]
     args = (GOOD, record, roles, "replicator", "rewinder")
     assert pg_rotation.pg_rotation_refusals({"what": "replication", "finish": False}, *args) == []
     refused = pg_rotation.pg_rotation_refusals({"what": "role:replicator"}, *args)
     assert "names no application login role" in refused[0] and "the roles are app" in refused[0]
+
+
+def test_the_login_check_connects_where_the_role_may():
+    import pg_rotation
+
+    databases = [
+        {"name": "reports", "owner": "migrator", "grants": [{"role": "app", "state": "absent"}]},
+        {
+            "name": "learning",
+            "owner": "migrator",
+            "grants": [{"role": "app", "access": "readwrite"}],
+        },
+    ]
+    assert pg_rotation.pg_rotation_login_database(databases, "app") == "learning"
+    assert pg_rotation.pg_rotation_login_database(databases, "migrator") == "reports"
+    assert pg_rotation.pg_rotation_login_database(databases, "ai_readonly") == "postgres"
+
+
+def test_before_the_record_is_read_only_what_does_not_depend_on_it_is_refused():
+    request = {"what": "role:app", "finish": True}
+    assert rotation.request_problems(request, GOOD, None, ROLES) == []
+    request = {"what": "replication", "finish": True}
+    assert "ends in one run" in rotation.request_problems(request, GOOD, None, ROLES)[0]

@@ -18,8 +18,16 @@ legitimately commit asynchronously for a while (Patroni without synchronous_mode
 between a promotion and its first synchronous standby), so that only ids committed while a
 standby had to confirm them are logged, and checked.
 
+A credential rotation's test switches the writer's login halfway: with --login-file (two
+lines: the user name, then the password; replaced by a rename, so a connection reads both
+of one version) the login is read at each connection, and with
+--reconnect-every N each connection ends after N commits, so every few transactions log in
+again with whatever the files then hold. --no-create is for a role that may not create the
+table (it exists). The summary counts the failed transactions (errors).
+
   writer.py --dsn DSN --password-file FILE --log FILE [--table app.failover_probe] [--interval 0.05]
             [--stop-file PATH] [--duration SECONDS] [--require-synchronous[=stop|skip]]
+            [--login-file FILE] [--reconnect-every N] [--no-create]
   writer.py --summarize FILE
 """
 
@@ -109,16 +117,21 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=0)
     parser.add_argument("--require-synchronous", nargs="?", const="stop", choices=("stop", "skip"))
     parser.add_argument("--summarize", metavar="LOG")
+    parser.add_argument("--login-file", default="")
+    parser.add_argument("--reconnect-every", type=int, default=0)
+    parser.add_argument("--no-create", action="store_true")
     args = parser.parse_args()
     if args.summarize:
         print(json.dumps(gaps(args.summarize)))
         return 0
     if not args.dsn or not args.log:
         parser.error("--dsn and --log are required")
-    password = None
-    if args.password_file:
-        with open(args.password_file) as fh:
-            password = fh.read().strip()
+
+    def read(path: str) -> str | None:
+        if not path:
+            return None
+        with open(path) as fh:
+            return fh.read().strip()
 
     import psycopg2  # only the writing mode needs the driver
 
@@ -132,6 +145,8 @@ def main() -> int:
         with open(args.log) as f:
             next_id = max((int(line.split()[0]) for line in f if line.strip()), default=0)
     conn = None
+    errors = 0  # transactions that failed (their id is never logged)
+    commits = 0  # on the current connection
     skipped = 0  # transactions rolled back because they would have committed asynchronously
     asynchronous_since = None  # when the current asynchronous stretch began
     with open(args.log, "a") as log:
@@ -141,13 +156,22 @@ def main() -> int:
             if deadline and time.time() > deadline:
                 break
             try:
+                if conn is not None and args.reconnect_every and commits >= args.reconnect_every:
+                    conn.close()
+                    conn = None
                 if conn is None:
-                    conn = psycopg2.connect(args.dsn, password=password)
+                    login = {"password": read(args.password_file)}
+                    if args.login_file:
+                        user, password = (read(args.login_file) or "").split("\n", 1)
+                        login = {"user": user.strip(), "password": password.strip()}
+                    conn = psycopg2.connect(args.dsn, **login)
+                    commits = 0
                     with conn.cursor() as cur:
-                        cur.execute(
-                            f"CREATE TABLE IF NOT EXISTS {args.table} "
-                            "(id bigint PRIMARY KEY, at timestamptz DEFAULT clock_timestamp())"
-                        )
+                        if not args.no_create:
+                            cur.execute(
+                                f"CREATE TABLE IF NOT EXISTS {args.table} "
+                                "(id bigint PRIMARY KEY, at timestamptz DEFAULT clock_timestamp())"
+                            )
                         cur.execute(f"SELECT coalesce(max(id), 0) FROM {args.table}")
                         next_id = max(next_id, cur.fetchone()[0])
                         cur.execute("SELECT host(inet_server_addr())")
@@ -196,10 +220,12 @@ def main() -> int:
                     )
                     asynchronous_since = None
                 conn.commit()
+                commits += 1
                 log.write(f"{next_id} {time.time():.3f} {server}\n")
                 log.flush()
                 os.fsync(log.fileno())
             except psycopg2.Error as exc:
+                errors += 1
                 message = " ".join(str(exc).split())[:200]  # one line per error
                 print(f"{time.time():.3f} id {next_id}: {message}", file=sys.stderr, flush=True)
                 try:
@@ -213,7 +239,7 @@ def main() -> int:
             time.sleep(args.interval)
     if conn is not None:
         conn.close()
-    print(json.dumps(gaps(args.log) | {"skipped_asynchronous": skipped}))
+    print(json.dumps(gaps(args.log) | {"skipped_asynchronous": skipped, "errors": errors}))
     return 0
 
 
