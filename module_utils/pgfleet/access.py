@@ -507,7 +507,7 @@ def pg_access_password_sql(
                 f"{where}: the login {target!r} in use has the role's password_next, not its"
                 " password: a rotation finished and the vault was not updated. Put the"
                 f" password_next of {role['name']!r} into its password and remove"
-                " password_next, then run this again (nothing was changed)"
+                " password_next, then run this again (no role was changed)"
             )
         verifier = _scram_verifier(password, name=where)
         changes.append(f"ALTER ROLE {quote_ident(target)} PASSWORD {quote_literal(verifier)}")

@@ -111,7 +111,7 @@ def test_an_open_rotation_leaves_both_passwords_alone():
 
 def test_a_finished_rotation_the_vault_missed_is_refused_not_reverted():
     current = {"app": None, "app_alt": NEW_V}
-    with pytest.raises(InputError, match=r"the vault was not updated.*nothing was changed"):
+    with pytest.raises(InputError, match=r"the vault was not updated.*no role was changed"):
         passwords(current, {"app": False, "app_alt": True})
 
 
