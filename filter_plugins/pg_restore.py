@@ -224,9 +224,18 @@ def _backups(info: Any) -> list[dict[str, Any]]:
                 "timeline": int(str(archive["start"])[:8], 16),
                 "size": int(size),
                 "error": bool(b.get("error", False)),
+                "repo": int((b.get("database") or {}).get("repo-key") or 1),
             }
         )
     return sorted(out, key=lambda b: (b["stop"], b["lsn_stop"]))
+
+
+def _newest_repo(candidates: list[dict[str, Any]]) -> dict[str, Any]:
+    """The backup a target starts from, among those that can reach it: the latest of the
+    newest repository that has one. While a repository cipher rotation is open, repo2 (the
+    new passphrase) serves every target after its first backup, repo1 the older ones."""
+    repo = max(b["repo"] for b in candidates)
+    return [b for b in candidates if b["repo"] == repo][-1]
 
 
 def _lsn_text(value: int | None) -> str | None:
@@ -288,12 +297,21 @@ def pg_restore_plan(
         "end_epoch": end_time,
         "end_lsn": _lsn_text(end_lsn),
         "end_is_now": bool(live),
+        "repos": {
+            str(r): _iso(min(b["stop"] for b in usable if b["repo"] == r))
+            for r in sorted({b["repo"] for b in usable})
+        },
     }
     path_holes = _holes_on_path(holes, ends, first["lsn_start"] if first else None)
     text = (
         f"the recoverable window on timeline {timeline} is {window['first']} "
         f"({window['first_lsn']}) to {window['end'] or 'the end of the archive'}"
         + ("" if live or not window["end_lsn"] else f" ({window['end_lsn']})")
+        + (
+            "; " + ", ".join(f"repo{r} from {t}" for r, t in window["repos"].items())
+            if len(window["repos"]) > 1
+            else ""
+        )
         + "".join(
             f"; WAL is missing from the archive between {h['from'] or '?'} and {h['to'] or '?'} "
             f"(timeline {h['timeline']}, LSN {h['lsn_start']} to {h['lsn_end']})"
@@ -324,7 +342,7 @@ def pg_restore_plan(
                 f"restore_target_time {target['value']} is after the end of the archive; {text}."
             )
         else:
-            chosen = [b for b in usable if b["stop"] < epoch][-1]
+            chosen = _newest_repo([b for b in usable if b["stop"] < epoch])
     elif kind == "lsn":
         lsn = int(target["lsn"])
         if lsn < first["lsn_stop"]:
@@ -336,9 +354,9 @@ def pg_restore_plan(
                 f"restore_target_lsn {target['value']} is after the end of the archive; {text}."
             )
         else:
-            chosen = [b for b in usable if b["lsn_stop"] <= lsn][-1]
+            chosen = _newest_repo([b for b in usable if b["lsn_stop"] <= lsn])
     else:
-        chosen = usable[-1]
+        chosen = _newest_repo(usable)
 
     if backup_set and not problems:
         named = [b for b in usable if b["label"] == backup_set]
@@ -392,6 +410,7 @@ def pg_restore_plan(
                 "lsn_stop": _lsn_text(chosen["lsn_stop"]),
                 "timeline": chosen["timeline"],
                 "size": chosen["size"],
+                "repo": chosen["repo"],
             }
             if chosen
             else None

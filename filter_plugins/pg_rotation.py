@@ -19,6 +19,7 @@ from pgfleet.filters import wrap
 pg_rotation_tracked = wrap(rotation.tracked, AnsibleFilterError)
 pg_rotation_roles = wrap(rotation.with_password, AnsibleFilterError)
 pg_rotation_ages = wrap(rotation.ages, AnsibleFilterError)
+pg_rotation_repo_finish_problems = wrap(rotation.repo_cipher_finish_problems, AnsibleFilterError)
 
 
 def pg_rotation_refusals(
@@ -69,4 +70,5 @@ class FilterModule:
             "pg_rotation_roles": pg_rotation_roles,
             "pg_rotation_ages": pg_rotation_ages,
             "pg_rotation_login_database": pg_rotation_login_database,
+            "pg_rotation_repo_finish_problems": pg_rotation_repo_finish_problems,
         }

@@ -205,6 +205,7 @@ def _backup_row(backup: Mapping[str, Any]) -> dict[str, Any]:
         "stop_utc": _utc(stop),
         "size": info.get("size"),
         "repo_size": (info.get("repository") or {}).get("delta"),
+        "repo": int((backup.get("database") or {}).get("repo-key") or 1),
         "error": bool(backup.get("error", False)),
     }
 
@@ -287,6 +288,13 @@ def _stanza_info(stanza: Mapping[str, Any]) -> dict[str, Any]:
         rows = [b for b in good if b["type"] == kind]
         last[kind] = rows[-1] if rows else None
     archives = [a for a in stanza.get("archive") or [] if isinstance(a, Mapping)]
+    # Each repository's window (a repository cipher rotation has two): its backups, the
+    # first and the last.
+    repos: dict[str, dict[str, Any]] = {}
+    for b in good:
+        entry = repos.setdefault(str(b["repo"]), {"backups": 0, "first_utc": b["stop_utc"]})
+        entry["backups"] += 1
+        entry["last_utc"] = b["stop_utc"]
     return {
         "ok": True,
         "stanza": stanza.get("name"),
@@ -298,6 +306,7 @@ def _stanza_info(stanza: Mapping[str, Any]) -> dict[str, Any]:
         "last_incr": last["incr"],
         "has_backup": bool(good),
         "repo_size": sum(b["repo_size"] or 0 for b in good),
+        "repos": dict(sorted(repos.items())),
         "wal_archive": (
             {"min": archives[-1].get("min"), "max": archives[-1].get("max")} if archives else None
         ),
@@ -413,6 +422,7 @@ def pgbackrest_status(
         "last_diff": info.get("last_diff"),
         "last_incr": info.get("last_incr"),
         "repo_size": info.get("repo_size") or 0,
+        "repos": dict(info.get("repos") or {}),
         "wal_archive": info.get("wal_archive"),
         "last_backup_age_h": None,
         "last_full_age_h": None,

@@ -50,7 +50,7 @@ SECRETS: tuple[Secret, ...] = (
     Secret("r2_keys", "the store's access key pair (pgbackrest_s3_key, pgbackrest_s3_key_secret)",
            "pgbackrest_s3_key_next, pgbackrest_s3_key_secret_next", False, True),
     Secret("repo_cipher", "the repository cipher passphrase (pgbackrest_cipher_pass)",
-           "pgbackrest_cipher_pass_next", True, False),
+           "pgbackrest_cipher_pass_next", True, True),
     Secret("tls_ca", "the project CA and every certificate it signed", "", True, False),
 )  # fmt: skip
 BY_NAME = {s.name: s for s in SECRETS}
@@ -187,11 +187,68 @@ def request_problems(
         ]
     if old is not None and _equal(new, old):
         return [f"{label}: the same as the current secret; put a new one in the vault"]
+    if secret.name == "repo_cipher":
+        path, next_path = secrets.get("current_path"), secrets.get("next_path")
+        if not next_path:
+            return [
+                "pgbackrest_repo_path_next: missing; the new passphrase needs a repository of its"
+                " own: set it to a new path in the same bucket (e.g. the current path with a"
+                " date), then run it again"
+            ]
+        if str(next_path).rstrip("/") == str(path or "").rstrip("/"):
+            return [
+                f"pgbackrest_repo_path_next: {next_path} is the current repository's path; a"
+                " repository keeps its passphrase for life, so the new one needs a new path"
+            ]
     new_id, old_id = secrets.get("next_id"), secrets.get("current_id")
     if new_id is not None and old_id is not None and _equal(new_id, old_id):
         return [
             "pgbackrest_s3_key_next: the same access key id as pgbackrest_s3_key; a new R2 API"
             " token has a new id and secret: put both in the vault"
+        ]
+    return []
+
+
+def repo_backups(info: Any) -> dict[int, list[float]]:
+    """{repository key: the stop times of its good backups, oldest first} from
+    'pgbackrest info --output=json' (a list of stanzas, or one stanza)."""
+    stanza = info[0] if isinstance(info, list) and info else info
+    out: dict[int, list[float]] = {}
+    listed = (stanza.get("backup") or []) if isinstance(stanza, Mapping) else []
+    for backup in listed:
+        stop = (backup.get("timestamp") or {}).get("stop")
+        if backup.get("error") or not stop:
+            continue
+        key = int((backup.get("database") or {}).get("repo-key") or 1)
+        out.setdefault(key, []).append(float(stop))
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def repo_cipher_finish_problems(
+    info: Any, now: float, window_days: float, force: bool = False
+) -> list[str]:
+    """Why the finish of a repository cipher rotation (which retires repo1) is refused:
+    repo2 has no backup yet; or a target inside the restore window (window_days back from
+    now) is still older than repo2's first backup, so only repo1 restores it, unless
+    forced. [] when repo1 may go."""
+    backups = repo_backups(info)
+    if not backups.get(2):
+        return [
+            "rotate_finish: the new repository (repo2) has no backup yet, so retiring repo1"
+            " would leave nothing to restore from; start the rotation again"
+            " (-e rotate=repo_cipher) or take a full backup with"
+            " pgbackrest --stanza=STANZA --repo=2 --type=full backup"
+        ]
+    first = backups[2][0]
+    needed_until = first + float(window_days) * DAY
+    if now < needed_until and not force:
+        oldest = (backups.get(1) or [first])[0]
+        return [
+            f"rotate_finish: repo1 is still needed: a restore target between {_utc(oldest)} and"
+            f" {_utc(first)} (repo2's first backup) comes only from it, and the restore window of"
+            f" {float(window_days):g} days (postgresql_rotate_repo_window_days) reaches back"
+            f" before repo2's first backup until {_utc(needed_until)}. Finish then, or add"
+            " -e rotate_force=true to give up those targets"
         ]
     return []
 

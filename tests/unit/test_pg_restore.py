@@ -426,3 +426,31 @@ def test_drill_failed_or_old_is_a_problem():
     old = pg_drill_status([report("2026-11-10T00:00:00Z")], NOW, 8)
     assert "days old" in old["problem"]
     assert pg_drill_status([report("2026-11-10T00:00:00Z")], NOW, 30)["problem"] is None
+
+
+def in_repo(b, key):
+    return {**b, "database": {"id": 1, "repo-key": key}}
+
+
+def test_two_repositories_a_target_after_repo2s_first_backup_comes_from_repo2():
+    # A repository cipher rotation: repo1 has B1 and a later diff R1 (scheduled backups stay
+    # there), repo2 its first full B2 between them.
+    r1 = backup("20261127-000000F_20261127-013000D", T0 + 5400, T0 + 5460, "0/8000028", "0/8000100")
+    two = info(in_repo(B1, 1), in_repo(B2, 2), in_repo(r1, 1))
+    before = pg_restore_plan(two, {"type": "time", "epoch": T0 + 1800, "value": "x"}, 1, "", END)
+    assert before["ok"] and before["backup"]["label"] == B1["label"]
+    assert before["backup"]["repo"] == 1
+    after = pg_restore_plan(two, {"type": "time", "epoch": T0 + 6000, "value": "x"}, 1, "", END)
+    assert after["ok"] and after["backup"]["label"] == B2["label"] and after["backup"]["repo"] == 2
+    latest = pg_restore_plan(two, {"type": "none"}, 1, "", END)
+    assert latest["backup"]["repo"] == 2
+    assert "repo1 from" in after["window_text"] and "repo2 from" in after["window_text"]
+    assert after["window"]["repos"] == {
+        "1": "2026-11-27 17:21:00+00",
+        "2": "2026-11-27 18:21:00+00",
+    }
+
+
+def test_one_repository_the_plan_says_repo1_and_no_window_per_repository():
+    plan = pg_restore_plan(info(B1, B2), {"type": "none"}, 1, "", END)
+    assert plan["backup"]["repo"] == 1 and "repo1 from" not in plan["window_text"]

@@ -282,7 +282,15 @@ def test_info_healthy():
         "stop_utc": "2027-01-10 01:20:00Z",
         "size": 31457280,
         "repo_size": 4194304,
+        "repo": 1,
         "error": False,
+    }
+    assert info["repos"] == {
+        "1": {
+            "backups": 2,
+            "first_utc": info["backups"][0]["stop_utc"],
+            "last_utc": "2027-01-15 01:20:00Z",
+        }
     }
     assert info["last_diff"]["stop"] == DIFF_STOP
     assert info["last_incr"] is None
@@ -707,6 +715,7 @@ def test_report_healthy():
         "problems",
         "replication",
         "repo_size",
+        "repos",
         "stanza",
         "wal_archive",
     ]
@@ -1007,3 +1016,13 @@ def test_a_hole_on_a_branch_the_current_timeline_left_is_not_reported():
     report.update(history="1\t0/9000000\tno recovery target specified\n")
     result = pgbackrest_holes_report({"rc": 0, "stdout": json.dumps(report)}, None)
     assert result["warnings"] and result["holes"][0]["on_history"] is True
+
+
+def test_each_repository_has_its_window_during_a_cipher_rotation():
+    old = _backup("full", NOW - 86400)
+    new = {**_backup("full", NOW - 3600), "database": {"id": 1, "repo-key": 2}}
+    info = _info([old, new])
+    assert [b["repo"] for b in info["backups"]] == [1, 2]
+    assert sorted(info["repos"]) == ["1", "2"]
+    assert info["repos"]["2"]["backups"] == 1
+    assert info["repos"]["2"]["first_utc"] == info["backups"][1]["stop_utc"]

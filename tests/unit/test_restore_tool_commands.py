@@ -147,6 +147,7 @@ def _args(**kwargs):
         "target": "",
         "timeline": "",
         "set": "",
+        "repo": "",
     }
     base.update(kwargs)
     return SimpleNamespace(**base)
@@ -359,6 +360,23 @@ def test_restore_beside_production_reports_the_rto_the_backup_and_the_bytes_repl
     assert "shared_preload_libraries = 'pgaudit'" in auto
     # A verified cluster is kept for inspection unless --drop.
     assert not host.ran("pg_dropcluster")
+
+
+def test_a_restore_from_one_repository_of_two_restores_and_verifies_that_one(tool, host, paths):
+    _restore_host(host, paths)
+    two = [dict(INFO[0])]
+    two[0]["backup"] = [
+        INFO[0]["backup"][0],
+        {**INFO[0]["backup"][0], "label": "20261206-093000F", "database": {"id": 1, "repo-key": 2}},
+    ]
+    host.commands.insert(0, ("info", (0, json.dumps(two), "")))
+    report = tool.cmd_restore(_args(repo="2", pgbackrest_verify=True))
+    assert report["result"] == "passed", report["problems"]
+    assert report["repo"] == 2 and report["backup"]["repo"] == 2
+    assert report["backup"]["label"] == "20261206-093000F"
+    (restore,) = [a for a in host.ran("pgbackrest") if a[-1] == "restore"]
+    (verify,) = [a for a in host.ran("pgbackrest") if a[-1] == "verify"]
+    assert "--repo=2" in restore and "--repo=2" in verify
 
 
 def test_a_failed_restore_drops_the_half_restored_cluster(tool, host, paths):

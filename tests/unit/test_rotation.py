@@ -44,7 +44,7 @@ def test_an_unknown_what_is_refused_naming_the_allowed_ones(what, says):
         assert "role:app" in found[0] or "the roles are" in found[0]
 
 
-@pytest.mark.parametrize("what", ["patroni_restapi", "repo_cipher", "tls_ca"])
+@pytest.mark.parametrize("what", ["patroni_restapi", "tls_ca"])
 def test_a_rotation_not_built_yet_says_so_and_what_to_do(what):
     found = problems(what)
     assert len(found) == 1 and "is not built yet" in found[0]
@@ -277,3 +277,47 @@ def test_before_the_record_is_read_only_what_does_not_depend_on_it_is_refused():
     assert rotation.request_problems(request, GOOD, None, ROLES) == []
     request = {"what": "replication", "finish": True}
     assert "ends in one run" in rotation.request_problems(request, GOOD, None, ROLES)[0]
+
+
+REPO = GOOD | {"current_path": "/pgbackrest/learning", "next_path": "/pgbackrest/learning-2"}
+
+
+def test_a_repo_cipher_rotation_needs_a_new_path_too():
+    assert problems("repo_cipher", REPO) == []
+    missing = problems("repo_cipher", REPO | {"next_path": ""})
+    assert missing[0].startswith("pgbackrest_repo_path_next: missing")
+    same = problems("repo_cipher", REPO | {"next_path": "/pgbackrest/learning/"})
+    assert "is the current repository's path" in same[0]
+
+
+def info(*backups):
+    return [
+        {
+            "backup": [
+                {"database": {"repo-key": key}, "timestamp": {"stop": stop}, "error": err}
+                for key, stop, err in backups
+            ]
+        }
+    ]
+
+
+def test_the_backups_of_each_repository():
+    got = rotation.repo_backups(info((1, T0, False), (2, T0 + 20, False), (1, T0 + 9, True)))
+    assert got == {1: [T0], 2: [T0 + 20]}
+    assert rotation.repo_backups([]) == {} and rotation.repo_backups(None) == {}
+
+
+def test_repo1_is_retired_only_once_repo2_covers_the_restore_window_or_when_forced():
+    first = T0 + DAY
+    both = info((1, T0, False), (2, first, False))
+    early = rotation.repo_cipher_finish_problems(both, first + 3 * DAY, 7)
+    assert "repo1 is still needed" in early[0] and "until 2026-12-14 23:33 UTC" in early[0]
+    assert "-e rotate_force=true" in early[0]
+    assert rotation.repo_cipher_finish_problems(both, first + 3 * DAY, 7, force=True) == []
+    assert rotation.repo_cipher_finish_problems(both, first + 7 * DAY + 1, 7) == []
+
+
+def test_repo1_is_never_retired_before_repo2_has_a_backup_even_when_forced():
+    only1 = info((1, T0, False))
+    found = rotation.repo_cipher_finish_problems(only1, T0 + 30 * DAY, 7, force=True)
+    assert "repo2) has no backup yet" in found[0]
