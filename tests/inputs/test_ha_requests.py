@@ -100,7 +100,7 @@ BAD = [
     ),
     pytest.param(
         "rotate.yml",
-        {"rotate": "replication", "postgresql_ha_engine": "patroni"},
+        {"rotate": "r2_keys", "postgresql_ha_engine": "patroni"},
         ["is not built yet under Patroni"],
         id="rotate-under-patroni",
     ),

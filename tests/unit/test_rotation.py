@@ -52,12 +52,15 @@ def test_a_rotation_not_built_yet_says_so_and_what_to_do(what):
 
 
 def test_under_patroni_what_is_not_built_yet_says_so():
-    found = rotation.request_problems({"what": "replication", "patroni": True}, GOOD, {}, ROLES)
+    found = rotation.request_problems({"what": "r2_keys", "patroni": True}, GOOD, {}, ROLES)
     assert found == [
-        "rotate: replication (the replication role's password (postgresql_replica_password))"
-        " is not built yet under Patroni; this version rotates under Patroni role:NAME. Until"
-        " then, change it as the credential-rotation runbook says"
+        "rotate: r2_keys (the store's access key pair (pgbackrest_s3_key,"
+        " pgbackrest_s3_key_secret)) is not built yet under Patroni; this version rotates"
+        " under Patroni role:NAME, replication, rewind. Until then, change it as the"
+        " credential-rotation runbook says"
     ]
+    for what in ("replication", "rewind"):
+        assert rotation.request_problems({"what": what, "patroni": True}, GOOD, {}, ROLES) == []
     assert rotation.request_problems({"what": "role:app", "patroni": True}, GOOD, {}, ROLES) == []
 
 
