@@ -71,9 +71,15 @@ BAD = [
     ),
     pytest.param(
         "rotate.yml",
-        {"rotate": "repo_cipher", "rotate_confirm": "repo_cipher"},
-        ["repo_cipher (the repository cipher passphrase", "is not built yet"],
+        {"rotate": "tls_ca", "rotate_confirm": "tls_ca"},
+        ["tls_ca (the project CA and every certificate it signed)", "is not built yet"],
         id="rotate-not-built-yet",
+    ),
+    pytest.param(
+        "rotate.yml",
+        {"rotate": "repo_cipher", "rotate_confirm": "repo_cipher", "pgbackrest_repo_path_next": ""},
+        ["pgbackrest_repo_path_next: missing", "a new path in the same bucket"],
+        id="rotate-repo-path-next-missing",
     ),
     pytest.param(
         "rotate.yml",
