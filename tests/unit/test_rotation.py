@@ -115,18 +115,6 @@ def test_a_finish_of_a_one_phase_rotation_is_refused():
     assert "ends in one run and has nothing to finish" in found[0]
 
 
-def test_a_finish_without_a_start_and_a_second_start_are_refused(monkeypatch):
-    # two-phase rotations are not built yet: the logic, on one made buildable
-    built = rotation.Secret("repo_cipher", "x", "pgbackrest_cipher_pass_next", True, True)
-    monkeypatch.setitem(rotation.BY_NAME, "repo_cipher", built)
-    assert "no rotation of repo_cipher was started" in problems("repo_cipher", finish=True)[0]
-    opened = {"open": {"started_at": T0}}
-    assert problems("repo_cipher", record=opened, finish=True) == []
-    again = problems("repo_cipher", record=opened)
-    assert "a rotation of repo_cipher is open since 2026-12-06" in again[0]
-    assert "-e rotate_finish=repo_cipher" in again[0]
-
-
 @pytest.mark.parametrize(
     ("request_", "ok"),
     [
