@@ -91,12 +91,18 @@ def pg_tls_names(names: Any, name: str = "postgresql_server_tls_extra_names") ->
 
 
 def _load(pem: str, what: str, name: str) -> Any:
+    return _load_all(pem, what, name)[0]
+
+
+def _load_all(pem: str, what: str, name: str) -> list[Any]:
+    """Every certificate of a PEM text, in order (a certificate and the chain after it)."""
     from cryptography import x509
 
     try:
-        return x509.load_pem_x509_certificate(pem.encode())
+        certs = x509.load_pem_x509_certificates(pem.encode())
     except (ValueError, TypeError) as exc:
         raise AnsibleFilterError(f"{name}: the {what} is not a PEM certificate ({exc})") from exc
+    return certs
 
 
 def _names(cert: Any) -> set[str]:
@@ -131,13 +137,18 @@ def pg_tls_cert_problem(
     min_days: int = 30,
     now: dt.datetime | None = None,
     name: str = "server certificate",
+    chain: str | None = None,
 ) -> str:
     """Return why the certificate must be re-issued, or '' when it is fine.
 
-    cert_pem: the installed certificate (empty or None when there is none).
+    cert_pem: the installed certificate file: the certificate, then the chain it is served
+        with (empty or None when there is none).
     ca_pem: the CA certificate that must have issued it.
     names: the subjectAltNames it must carry, as 'DNS:x' / 'IP:x'.
     min_days: re-issue when fewer days than this remain.
+    chain: the certificates that must follow it in the file ('' or None: none). While the
+        project CA is rotated, the project CA signed by the new one follows every certificate,
+        so that a client holding only the new CA file verifies it too.
     """
     try:
         from cryptography.exceptions import InvalidSignature
@@ -149,7 +160,7 @@ def pg_tls_cert_problem(
         raise AnsibleFilterError(f"{name}: names must be a list like ['DNS:pg1', 'IP:10.0.0.5']")
     if not cert_pem or "BEGIN CERTIFICATE" not in cert_pem:
         return "no certificate installed"
-    cert = _load(cert_pem, "installed certificate", name)
+    cert, *served = _load_all(cert_pem, "installed certificate", name)
     ca = _load(ca_pem, "CA certificate", name)
     if cert.issuer != ca.subject:
         return "not issued by the project CA"
@@ -165,6 +176,11 @@ def pg_tls_cert_problem(
     have = _names(cert)
     if want != have:
         return f"names differ: has {sorted(have)}, needs {sorted(want)}"
+    wanted = _load_all(chain, "chain", name) if chain and "BEGIN CERTIFICATE" in chain else []
+    if served != wanted:  # certificates compare by their encoding
+        if wanted:
+            return "served without the cross-signed CA certificate (a CA rotation is open)"
+        return "served with a chain the project CA no longer needs (a CA rotation ended)"
     return ""
 
 

@@ -51,7 +51,7 @@ SECRETS: tuple[Secret, ...] = (
            "pgbackrest_s3_key_next, pgbackrest_s3_key_secret_next", False, True),
     Secret("repo_cipher", "the repository cipher passphrase (pgbackrest_cipher_pass)",
            "pgbackrest_cipher_pass_next", True, True),
-    Secret("tls_ca", "the project CA and every certificate it signed", "", True, False),
+    Secret("tls_ca", "the project CA and every certificate it signed", "", True, True, True),
 )  # fmt: skip
 BY_NAME = {s.name: s for s in SECRETS}
 # The age past which a secret is a problem in status.yml, in days (policy), unless
@@ -168,12 +168,21 @@ def request_problems(
                 f"rotate_finish: no rotation of {what} was started on these hosts; start one"
                 f" with playbooks/rotate.yml -e rotate={what}"
             ]
+        if secret.name == "tls_ca" and not secrets.get("next_exists"):
+            return [
+                f"rotate_finish: the rotation of tls_ca is open on the hosts, but the new CA"
+                f" ({secrets.get('ca_dir')}/ca-next.crt and ca-next.key) is not on this"
+                " controller; run the finish from the controller (or the copy of the CA"
+                " directory) that started it"
+            ]
         return []
     if is_open:
         return [
             f"rotate: a rotation of {what} is open since {_utc(record['open'].get('started_at'))};"
             f" finish it with -e rotate_finish={what} before starting another"
         ]
+    if secret.name == "tls_ca":
+        return _ca_problems(secrets)
     if not secret.next_var:
         return []
     label = secret.next_var
@@ -205,6 +214,25 @@ def request_problems(
         return [
             "pgbackrest_s3_key_next: the same access key id as pgbackrest_s3_key; a new R2 API"
             " token has a new id and secret: put both in the vault"
+        ]
+    return []
+
+
+def _ca_problems(secrets: Mapping[str, Any]) -> list[str]:
+    """Why a CA rotation cannot start: the CA is the operator's own (provided mode), or the
+    controller's CA directory lacks the current CA."""
+    if secrets.get("mode") != "managed":
+        return [
+            "rotate: tls_ca rotates the CA the project manages (postgresql_server_tls_mode:"
+            f" managed); with {secrets.get('mode')!r} the CA and the certificates are yours:"
+            " install the new ones with postgresql_server_tls_ca_file, _cert_file and _key_file"
+            " (a bundle of both CAs first, as the credential-rotation runbook says)"
+        ]
+    if not secrets.get("current_exists"):
+        return [
+            f"rotate: tls_ca: there is no project CA in {secrets.get('ca_dir')} (ca.crt and"
+            " ca.key) on this controller; run rotate.yml from the controller that keeps it"
+            " (postgresql_server_tls_ca_dir)"
         ]
     return []
 

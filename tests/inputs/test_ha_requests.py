@@ -71,9 +71,15 @@ BAD = [
     ),
     pytest.param(
         "rotate.yml",
-        {"rotate": "tls_ca", "rotate_confirm": "tls_ca"},
-        ["tls_ca (the project CA and every certificate it signed)", "is not built yet"],
+        {"rotate": "patroni_restapi", "rotate_confirm": "patroni_restapi"},
+        ["patroni_restapi (Patroni's REST API password (patroni_restapi_password))", "is not built yet"],
         id="rotate-not-built-yet",
+    ),
+    pytest.param(
+        "rotate.yml",
+        {"rotate": "tls_ca", "rotate_confirm": "tls_ca", "postgresql_server_tls_mode": "provided"},
+        ["tls_ca rotates the CA the project manages (postgresql_server_tls_mode: managed)"],
+        id="rotate-ca-provided",
     ),
     pytest.param(
         "rotate.yml",

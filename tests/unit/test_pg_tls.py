@@ -176,3 +176,58 @@ def test_names_invalid(names, message):
 
 def test_names_exported():
     assert FilterModule().filters()["pg_tls_names"] is pg_tls_names
+
+
+def _cross(key, ca, by_key, by_ca):
+    """CA `ca`'s name and key, signed by CA `by_ca` (what a CA rotation serves)."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(ca.subject)
+        .issuer_name(by_ca.subject)
+        .public_key(key.public_key())
+        .serial_number(3)
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(by_key, hashes.SHA256())
+    )
+
+
+NEXT_KEY, NEXT = _ca("Test CA 2026-12-07T14:50:00Z")
+CROSS = _pem(_cross(CA_KEY, CA, NEXT_KEY, NEXT))  # the project CA, signed by the next one
+
+
+def test_rotation_open_serves_the_cross_signed_ca_after_the_certificate():
+    leaf = _pem(_server(CA_KEY, CA))
+    assert pg_tls_cert_problem(leaf + CROSS, _pem(CA), NAMES, now=NOW, chain=CROSS) == ""
+    assert pg_tls_cert_problem(leaf, _pem(CA), NAMES, now=NOW, chain=CROSS) == (
+        "served without the cross-signed CA certificate (a CA rotation is open)"
+    )
+
+
+def test_rotation_finished_the_old_ca_certificate_is_reissued_by_the_new_ca():
+    old_leaf = _pem(_server(CA_KEY, CA))
+    assert pg_tls_cert_problem(old_leaf + CROSS, _pem(NEXT), NAMES, now=NOW) == (
+        "not issued by the project CA"
+    )
+
+
+def test_a_chain_no_longer_needed_is_dropped():
+    leaf = _pem(_server(CA_KEY, CA))
+    assert pg_tls_cert_problem(leaf + CROSS, _pem(CA), NAMES, now=NOW) == (
+        "served with a chain the project CA no longer needs (a CA rotation ended)"
+    )
+    assert pg_tls_cert_problem(leaf, _pem(CA), NAMES, now=NOW, chain="") == ""
+
+
+def test_a_chain_that_is_not_pem_names_the_variable():
+    leaf = _pem(_server(CA_KEY, CA))
+    with pytest.raises(AnsibleFilterError, match="postgresql_server_tls: the chain"):
+        pg_tls_cert_problem(
+            leaf,
+            _pem(CA),
+            NAMES,
+            now=NOW,
+            chain="-----BEGIN CERTIFICATE-----\nxx\n",
+            name="postgresql_server_tls",
+        )

@@ -44,7 +44,7 @@ def test_an_unknown_what_is_refused_naming_the_allowed_ones(what, says):
         assert "role:app" in found[0] or "the roles are" in found[0]
 
 
-@pytest.mark.parametrize("what", ["patroni_restapi", "tls_ca"])
+@pytest.mark.parametrize("what", ["patroni_restapi"])
 def test_a_rotation_not_built_yet_says_so_and_what_to_do(what):
     found = problems(what)
     assert len(found) == 1 and "is not built yet" in found[0]
@@ -56,7 +56,7 @@ def test_under_patroni_what_is_not_built_yet_says_so():
     assert found == [
         "rotate: r2_keys (the store's access key pair (pgbackrest_s3_key,"
         " pgbackrest_s3_key_secret)) is not built yet under Patroni; this version rotates"
-        " under Patroni role:NAME, replication, rewind. Until then, change it as the"
+        " under Patroni role:NAME, replication, rewind, tls_ca. Until then, change it as the"
         " credential-rotation runbook says"
     ]
     for what in ("replication", "rewind"):
@@ -312,3 +312,36 @@ def test_repo1_is_never_retired_before_repo2_has_a_backup_even_when_forced():
     only1 = info((1, T0, False))
     found = rotation.repo_cipher_finish_problems(only1, T0 + 30 * DAY, 7, force=True)
     assert "repo2) has no backup yet" in found[0]
+
+
+CA = {"mode": "managed", "ca_dir": "/pki/lab", "current_exists": True, "next_exists": False}
+
+
+@pytest.mark.parametrize("patroni", [False, True])
+def test_a_ca_rotation_may_start_under_either_engine(patroni):
+    request = {"what": "tls_ca", "patroni": patroni}
+    assert rotation.request_problems(request, CA, {}, ROLES) == []
+
+
+def test_a_ca_rotation_is_refused_for_a_provided_ca_naming_the_variables():
+    found = problems("tls_ca", {**CA, "mode": "provided"})
+    assert len(found) == 1 and "postgresql_server_tls_mode: managed" in found[0]
+    assert "postgresql_server_tls_ca_file" in found[0]
+
+
+def test_a_ca_rotation_is_refused_on_a_controller_without_the_ca():
+    found = problems("tls_ca", {**CA, "current_exists": False})
+    assert found == [
+        "rotate: tls_ca: there is no project CA in /pki/lab (ca.crt and ca.key) on this"
+        " controller; run rotate.yml from the controller that keeps it"
+        " (postgresql_server_tls_ca_dir)"
+    ]
+
+
+def test_a_ca_finish_needs_the_start_and_the_new_ca_on_the_controller():
+    opened = {"open": {"started_at": T0}}
+    assert "no rotation of tls_ca was started" in problems("tls_ca", CA, finish=True)[0]
+    found = problems("tls_ca", CA, record=opened, finish=True)
+    assert len(found) == 1 and "/pki/lab/ca-next.crt and ca-next.key) is not on this" in found[0]
+    assert problems("tls_ca", {**CA, "next_exists": True}, record=opened, finish=True) == []
+    assert "a rotation of tls_ca is open since" in problems("tls_ca", CA, record=opened)[0]
