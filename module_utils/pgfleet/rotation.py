@@ -46,7 +46,7 @@ SECRETS: tuple[Secret, ...] = (
     Secret("rewind", "the pg_rewind role's password (postgresql_ha_rewind_password)",
            "postgresql_ha_rewind_password_next", False, True, True),
     Secret("patroni_restapi", "Patroni's REST API password (patroni_restapi_password)",
-           "patroni_restapi_password_next", False, False),
+           "patroni_restapi_password_next", False, False, True),
     Secret("r2_keys", "the store's access key pair (pgbackrest_s3_key, pgbackrest_s3_key_secret)",
            "pgbackrest_s3_key_next, pgbackrest_s3_key_secret_next", False, True),
     Secret("repo_cipher", "the repository cipher passphrase (pgbackrest_cipher_pass)",
@@ -141,6 +141,12 @@ def request_problems(
             f" the roles are {', '.join(login_roles) or 'none'}"
         ]
     patroni = bool(request.get("patroni"))
+    if secret.name == "patroni_restapi" and not patroni:
+        return [
+            "rotate: patroni_restapi is Patroni's REST API password, and this inventory runs"
+            " the streaming engine (postgresql_ha_engine is not patroni): there is no REST API"
+            " to rotate"
+        ]
     if not (secret.built_patroni if patroni else secret.built):
         engine = " under Patroni" if patroni else ""
         built = [

@@ -72,8 +72,8 @@ BAD = [
     pytest.param(
         "rotate.yml",
         {"rotate": "patroni_restapi", "rotate_confirm": "patroni_restapi"},
-        ["patroni_restapi (Patroni's REST API password", "is not built yet"],
-        id="rotate-not-built-yet",
+        ["rotate: patroni_restapi is Patroni's REST API password", "there is no REST API to rotate"],
+        id="rotate-restapi-streaming",
     ),
     pytest.param(
         "rotate.yml",

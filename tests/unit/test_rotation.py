@@ -44,11 +44,11 @@ def test_an_unknown_what_is_refused_naming_the_allowed_ones(what, says):
         assert "role:app" in found[0] or "the roles are" in found[0]
 
 
-@pytest.mark.parametrize("what", ["patroni_restapi"])
-def test_a_rotation_not_built_yet_says_so_and_what_to_do(what):
-    found = problems(what)
-    assert len(found) == 1 and "is not built yet" in found[0]
-    assert "credential-rotation runbook" in found[0]
+def test_the_rest_api_password_under_the_streaming_engine_is_refused():
+    found = problems("patroni_restapi")
+    assert len(found) == 1 and "there is no REST API to rotate" in found[0]
+    request = {"what": "patroni_restapi", "patroni": True}
+    assert rotation.request_problems(request, GOOD, {}, ROLES) == []
 
 
 def test_under_patroni_what_is_not_built_yet_says_so():
@@ -56,7 +56,7 @@ def test_under_patroni_what_is_not_built_yet_says_so():
     assert found == [
         "rotate: r2_keys (the store's access key pair (pgbackrest_s3_key,"
         " pgbackrest_s3_key_secret)) is not built yet under Patroni; this version rotates"
-        " under Patroni role:NAME, replication, rewind, tls_ca. Until then, change it as the"
+        " under Patroni role:NAME, replication, rewind, patroni_restapi, tls_ca. Until then, change it as the"
         " credential-rotation runbook says"
     ]
     for what in ("replication", "rewind"):
