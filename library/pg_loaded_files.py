@@ -46,10 +46,9 @@ checksums:
 """
 
 import hashlib
-import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.pgfleet.files import write_atomic
 
 
 def checksum(path: str) -> str:
@@ -76,18 +75,15 @@ def read_stamp(path: str) -> str | None:
         return None
 
 
-def write_stamp(path: str, text: str) -> None:
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".loaded.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def run(files: list[str], stamp: str, check_mode: bool) -> tuple[bool, list[str]]:
+    """(changed, the checksums): whether any file differs from what the stamp says was
+    loaded; the stamp is rewritten unless in check mode."""
+    sums = [checksum(f) for f in files]
+    line = stamp_line(sums)
+    changed = read_stamp(stamp) != line
+    if changed and not check_mode:
+        write_atomic(stamp, line)
+    return changed, sums
 
 
 def main() -> None:
@@ -100,11 +96,7 @@ def main() -> None:
     )
     p = module.params
     try:
-        sums = [checksum(f) for f in p["files"]]
-        line = stamp_line(sums)
-        changed = read_stamp(p["stamp"]) != line
-        if changed and not module.check_mode:
-            write_stamp(p["stamp"], line)
+        changed, sums = run(p["files"], p["stamp"], module.check_mode)
     except OSError as exc:
         module.fail_json(msg=f"pg_loaded_files {p['stamp']}: {exc}")
     module.exit_json(changed=changed, checksums=sums)

@@ -55,11 +55,10 @@ record:
 """
 
 import json
-import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.pgfleet.errors import InputError
+from ansible.module_utils.pgfleet.files import write_atomic
 from ansible.module_utils.pgfleet.rotation import updated
 
 
@@ -75,19 +74,7 @@ def read(path: str) -> dict:
 
 
 def write(path: str, record: dict) -> None:
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".rotations.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(record, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def main() -> None:

@@ -72,7 +72,7 @@ BAD = [
     pytest.param(
         "rotate.yml",
         {"rotate": "patroni_restapi", "rotate_confirm": "patroni_restapi"},
-        ["rotate: patroni_restapi is Patroni's REST API password", "there is no REST API to rotate"],
+        ["rotate: patroni_restapi is Patroni's REST API password", "no REST API to rotate"],
         id="rotate-restapi-streaming",
     ),
     pytest.param(

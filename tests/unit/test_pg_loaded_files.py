@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-MODULE = Path(__file__).resolve().parents[2] / "library" / "pg_loaded_files.py"
+
+@pytest.fixture(scope="module")
+def module():
+    from conftest import load_module
+
+    return load_module("pg_loaded_files")
 
 
-def run(files, stamp, check=False):
-    """The module as Ansible runs it: its arguments on stdin, its answer on stdout."""
-    args = {"files": [str(f) for f in files], "stamp": str(stamp), "_ansible_check_mode": check}
-    out = subprocess.run(
-        [sys.executable, str(MODULE)],
-        input=json.dumps({"ANSIBLE_MODULE_ARGS": args}),
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    return json.loads(out.stdout)
+@pytest.fixture
+def run(module):
+    def call(files, stamp, check=False):
+        changed, sums = module.run([str(f) for f in files], str(stamp), check)
+        return {"changed": changed, "checksums": sums}
+
+    return call
 
 
 @pytest.fixture
@@ -31,7 +29,7 @@ def tls(tmp_path):
     return cert, ca, tmp_path / "loaded.sha1"
 
 
-def test_first_run_is_a_change_then_nothing_until_a_file_changes(tls):
+def test_first_run_is_a_change_then_nothing_until_a_file_changes(tls, run):
     cert, ca, stamp = tls
     first = run([cert, ca], stamp)
     assert first["changed"] is True and stamp.exists()
@@ -43,7 +41,7 @@ def test_first_run_is_a_change_then_nothing_until_a_file_changes(tls):
     assert run([cert, ca], stamp)["changed"] is False
 
 
-def test_a_missing_file_counts_and_its_return_is_a_change(tls):
+def test_a_missing_file_counts_and_its_return_is_a_change(tls, run):
     cert, ca, stamp = tls
     ca.unlink()
     assert run([cert, ca], stamp)["checksums"][1] == "-"
@@ -51,7 +49,7 @@ def test_a_missing_file_counts_and_its_return_is_a_change(tls):
     assert run([cert, ca], stamp)["changed"] is True
 
 
-def test_check_mode_reports_and_writes_nothing(tls):
+def test_check_mode_reports_and_writes_nothing(tls, run):
     cert, ca, stamp = tls
     assert run([cert, ca], stamp, check=True)["changed"] is True
     assert not stamp.exists()

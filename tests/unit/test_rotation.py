@@ -56,8 +56,8 @@ def test_under_patroni_what_is_not_built_yet_says_so():
     assert found == [
         "rotate: r2_keys (the store's access key pair (pgbackrest_s3_key,"
         " pgbackrest_s3_key_secret)) is not built yet under Patroni; this version rotates"
-        " under Patroni role:NAME, replication, rewind, patroni_restapi, tls_ca. Until then, change it as the"
-        " credential-rotation runbook says"
+        " under Patroni role:NAME, replication, rewind, patroni_restapi, tls_ca. Until then,"
+        " change it as the credential-rotation runbook says"
     ]
     for what in ("replication", "rewind"):
         assert rotation.request_problems({"what": what, "patroni": True}, GOOD, {}, ROLES) == []
